@@ -1,0 +1,43 @@
+import numpy as np
+
+from tsal_tf.data import augment, formats, pipelines, schemes, sources
+from conftest import data_path
+
+
+def test_clip_dataset_batches_and_is_deterministic():
+  source = sources.SyntheticClipSource(count=6, size=32, num_frames=3)
+  first = next(iter(pipelines.make_dataset(source, batch_size=4, seed=3)))
+  again = next(iter(pipelines.make_dataset(source, batch_size=4, seed=3)))
+  assert first["frames"].shape == (4, 3, 32, 32, 3) and first["frames"].dtype.name == "uint8"
+  assert first["landmarks"].shape == (4, 3, 68, 2)
+  assert first["labeled"].numpy()[:, 0].all() and not first["labeled"].numpy()[:, 1:].any()
+  np.testing.assert_array_equal(first["frames"].numpy(), again["frames"].numpy())
+
+
+def test_epochs_reshuffle_and_cover_every_example():
+  source = sources.SyntheticClipSource(count=5, size=16, num_frames=2)
+  dataset = pipelines.make_dataset(source, batch_size=5, seed=0)
+  batches = [b["landmarks"].numpy() for _, b in zip(range(2), dataset)]
+  expected = np.stack([source.example(i, 0)["landmarks"] for i in range(5)])
+  assert sorted(x.tobytes() for x in batches[0]) == sorted(x.tobytes() for x in expected)
+  assert not np.array_equal(batches[0], batches[1])
+
+
+def test_real_300w_images_and_clips():
+  samples = formats.load_pts_folder(data_path("300w_helen_test"))[:4]
+  images = pipelines.make_dataset(sources.ImageSource(samples, 64, schemes.IBUG68, augment.TRAIN_AUGMENT),
+                                  batch_size=2, repeat=False)
+  batch = next(iter(images))
+  assert batch["image"].shape == (2, 64, 64, 3) and batch["matrix"].shape == (2, 2, 3)
+  clips = sources.StillClipSource(samples, 64, 4, schemes.IBUG68, augment.TRAIN_AUGMENT)
+  example = clips.example(1, 0)
+  assert example["frames"].shape == (4, 64, 64, 3) and np.isfinite(example["landmarks"]).all()
+
+
+def test_300vw_video_clips_follow_the_label_stride():
+  videos = formats.load_300vw(data_path("300vw_sample"))
+  source = sources.VideoClipSource(videos, 64, 2, schemes.IBUG68, label_stride=1)
+  assert len(source) == 2  # one 2-frame clip per video (its 2 annotated frames)
+  example = source.example(0)
+  assert example["frames"].shape == (2, 64, 64, 3)
+  assert example["labeled"].tolist() == [True, False] and np.isfinite(example["landmarks"]).all()

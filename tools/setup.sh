@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up tsal_tf in a local virtual environment (idempotent: a second run with nothing changed takes seconds).
+#   bash tools/setup.sh          runtime dependencies + the package (editable) + the custom-op library
+#   bash tools/setup.sh --test   the same plus the test dependencies
+# Environment: TSAL_VENV (default .venv), PYTHON (default python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${TSAL_VENV:-.venv}"
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "[setup] creating virtual environment $venv"
+  "${PYTHON:-python3}" -m venv "$venv"
+fi
+stamp="$venv/.tsal_tf-installed${extras:+-test}"
+want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] installing tsal_tf$extras and its pinned dependencies"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -e ".$extras"
+  echo "$want" > "$stamp"
+else
+  echo "[setup] $venv is up to date"
+fi
+if [ -x tools/build_ops.sh ]; then
+  PYTHON="$venv/bin/python" bash tools/build_ops.sh
+fi

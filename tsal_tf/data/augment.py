@@ -1,0 +1,136 @@
+"""Face cropping and augmentation in NumPy/OpenCV with exact landmark bookkeeping.
+
+Every geometric change is one 2x3 affine matrix M on 0-based pixel-centre coordinates (the convention of
+`cv2.warpAffine`), followed by an optional horizontal flip of the crop. So a landmark p of the source
+image lands at ``u = M @ [p, 1]`` in the crop, then ``u_x -> (S - 1) - u_x`` with the scheme's left/right
+permutation when flipped; `crop_to_source` inverts both (the round trip is exact up to float error).
+"""
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from tsal_tf.data import schemes
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+  """Random augmentation ranges (all zero/off gives a deterministic centre crop).
+
+  Attributes:
+    crop_margin: crop side = crop_margin * max(box_w, box_h) of the face box.
+    rotation_deg: rotation uniformly in [-r, r] degrees.
+    scale: crop zoom uniformly in [1 - scale, 1 + scale].
+    shift: translation uniformly in [-shift, shift] * crop side, per axis.
+    flip_prob: probability of a horizontal flip.
+    colour: brightness / contrast / saturation jitter amplitude.
+  """
+  crop_margin: float = 1.35
+  rotation_deg: float = 0.0
+  scale: float = 0.0
+  shift: float = 0.0
+  flip_prob: float = 0.0
+  colour: float = 0.0
+
+
+TRAIN_AUGMENT = AugmentConfig(rotation_deg=15.0, scale=0.1, shift=0.05, flip_prob=0.5, colour=0.25)
+NO_AUGMENT = AugmentConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class CropTransform:
+  """Source -> crop mapping: `matrix` [2, 3] then a horizontal flip of the `size` x `size` crop."""
+  matrix: np.ndarray
+  size: int
+  flipped: bool = False
+
+
+def similarity_matrix(centre, side, size, angle_deg=0.0, zoom=1.0, shift=(0.0, 0.0)):
+  """2x3 matrix: u = s R(angle) (x - centre) + (size - 1) / 2 + shift * size, s = zoom * size / side."""
+  s = zoom * size / side
+  a = np.deg2rad(angle_deg)
+  rot = s * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+  offset = (size - 1) / 2.0 + np.asarray(shift, np.float64) * size - rot @ np.asarray(centre, np.float64)
+  return np.concatenate([rot, offset[:, None]], axis=1)
+
+
+def apply_affine(points, matrix):
+  """points [..., 2] -> matrix[:, :2] @ p + matrix[:, 2]."""
+  points = np.asarray(points, np.float64)
+  return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def invert_affine(matrix):
+  return cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+
+
+def source_box(landmarks=None, box=None):
+  """The face box (x1, y1, x2, y2): the given box, else the tight landmark box."""
+  if box is not None:
+    return np.asarray(box, np.float64)
+  if landmarks is None:
+    raise ValueError("need landmarks or a face box to crop a face")
+  return schemes.landmark_box(np.asarray(landmarks, np.float64))
+
+
+def random_transform(rng, box, size, config):
+  """Draw a CropTransform around `box` with the ranges of `config`."""
+  box = np.asarray(box, np.float64)
+  centre = 0.5 * (box[:2] + box[2:])
+  side = config.crop_margin * max(box[2] - box[0], box[3] - box[1], 1.0)
+  matrix = similarity_matrix(
+      centre, side, size,
+      angle_deg=rng.uniform(-config.rotation_deg, config.rotation_deg) if config.rotation_deg else 0.0,
+      zoom=rng.uniform(1 - config.scale, 1 + config.scale) if config.scale else 1.0,
+      shift=rng.uniform(-config.shift, config.shift, size=2) if config.shift else (0.0, 0.0))
+  flipped = bool(config.flip_prob and rng.uniform() < config.flip_prob)
+  return CropTransform(matrix, size, flipped)
+
+
+def warp_image(image, transform, border_value=0):
+  """Crop `image` [H, W, C] uint8 with `transform` -> [S, S, C] (bilinear, constant border)."""
+  crop = cv2.warpAffine(image, transform.matrix, (transform.size, transform.size),
+                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=(border_value,) * 3)
+  return crop[:, ::-1].copy() if transform.flipped else crop
+
+
+def source_to_crop(landmarks, transform, scheme):
+  """Source landmarks [..., N, 2] -> crop landmarks (flip and permutation included)."""
+  points = apply_affine(landmarks, transform.matrix)
+  if transform.flipped:
+    points = schemes.flip_landmarks(points, transform.size, scheme)
+  return points.astype(np.float32)
+
+
+def crop_to_source(points, transform, scheme):
+  """Inverse of `source_to_crop`: crop landmarks [..., N, 2] -> source image coordinates."""
+  points = np.asarray(points, np.float64)
+  if transform.flipped:
+    # The flip is an involution, so flipping again (mirror + the symmetric permutation) undoes it.
+    points = schemes.flip_landmarks(points, transform.size, scheme)
+  return apply_affine(points, invert_affine(transform.matrix)).astype(np.float32)
+
+
+def colour_jitter(image, rng, amplitude):
+  """Random brightness, contrast and saturation: uint8 [H, W, 3] -> uint8."""
+  if not amplitude:
+    return image
+  x = image.astype(np.float32)
+  grey = x.mean(axis=-1, keepdims=True)
+  x = grey + (x - grey) * rng.uniform(1 - amplitude, 1 + amplitude)               # saturation
+  x = x.mean() + (x - x.mean()) * rng.uniform(1 - amplitude, 1 + amplitude)       # contrast
+  x = x * rng.uniform(1 - amplitude, 1 + amplitude)                               # brightness
+  return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def augment_face(image, landmarks, rng, size, config, scheme, box=None):
+  """Crop + augment one face.
+
+  Returns:
+    (crop uint8 [S, S, 3], crop landmarks float32 [N, 2], CropTransform).
+  """
+  transform = random_transform(rng, source_box(landmarks, box), size, config)
+  crop = colour_jitter(warp_image(image, transform), rng, config.colour)
+  return crop, source_to_crop(landmarks, transform, scheme), transform

@@ -1,0 +1,156 @@
+"""Sample sources in NumPy/OpenCV (no TensorFlow): each maps (index, seed) -> one training example.
+
+A source is deterministic given (index, seed), so tf.data (TF path) and keras.utils.PyDataset (JAX path)
+produce the same examples. Every example is a dict of NumPy arrays:
+  clips:  frames uint8 [K, S, S, 3], landmarks float32 [K, N, 2] (crop pixels, NaN where not annotated),
+          labeled bool [K] (frame 0 only: the label a trainer may use; the rest is for evaluation).
+  images: image uint8 [S, S, 3], landmarks float32 [N, 2], matrix float32 [2, 3] + flipped bool (the crop
+          transform, to map predictions back to the source image).
+"""
+
+import functools
+
+import cv2
+import numpy as np
+
+from tsal_tf.data import augment
+from tsal_tf.data import clips
+from tsal_tf.data import formats
+from tsal_tf.data import schemes
+from tsal_tf.data import synthetic
+
+
+class Source:
+  """Base class: `len(source)` examples; `example(index, seed)` -> dict of arrays."""
+
+  def __len__(self):
+    raise NotImplementedError
+
+  def example(self, index, seed=0):
+    raise NotImplementedError
+
+  def rng(self, index, seed):
+    return np.random.default_rng([seed, index])
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_image(path):
+  return formats.read_image(path)
+
+
+def _clip_dict(clip):
+  return {"frames": clip.frames, "landmarks": clip.landmarks.astype(np.float32), "labeled": clip.labeled}
+
+
+class ImageSource(Source):
+  """Single labeled faces (300W / AFLW crops or originals), cropped and augmented."""
+
+  def __init__(self, samples, size, scheme, augment_config=augment.NO_AUGMENT):
+    self.samples, self.size, self.scheme, self.augment_config = list(samples), size, scheme, augment_config
+
+  def __len__(self):
+    return len(self.samples)
+
+  def example(self, index, seed=0):
+    sample = self.samples[index]
+    image, landmarks, transform = augment.augment_face(
+        _cached_image(sample.image_path), sample.landmarks, self.rng(index, seed), self.size,
+        self.augment_config, self.scheme, sample.box)
+    return {"image": image, "landmarks": landmarks, "matrix": transform.matrix.astype(np.float32),
+            "flipped": np.bool_(transform.flipped)}
+
+
+class StillClipSource(Source):
+  """Labeled stills turned into K-frame clips (see clips.still_to_clip)."""
+
+  def __init__(self, samples, size, num_frames, scheme, augment_config=augment.NO_AUGMENT,
+               motion=clips.MotionConfig()):
+    self.samples, self.size, self.num_frames = list(samples), size, num_frames
+    self.scheme, self.augment_config, self.motion = scheme, augment_config, motion
+
+  def __len__(self):
+    return len(self.samples)
+
+  def example(self, index, seed=0):
+    sample = self.samples[index]
+    clip = clips.still_to_clip(_cached_image(sample.image_path), sample.landmarks, self.rng(index, seed),
+                               self.num_frames, self.size, self.scheme, self.augment_config, self.motion,
+                               sample.box)
+    return _clip_dict(clip)
+
+
+class SyntheticClipSource(Source):
+  """Procedural synthetic face videos (see data.synthetic): the built-in demo data."""
+
+  def __init__(self, count, size, num_frames, motion_scale=0.15, occluder_prob=0.3):
+    self.count, self.size, self.num_frames = count, size, num_frames
+    self.motion_scale, self.occluder_prob = motion_scale, occluder_prob
+
+  def __len__(self):
+    return self.count
+
+  def example(self, index, seed=0):
+    return _clip_dict(synthetic.synthetic_clip(self.rng(index, seed), self.num_frames, self.size,
+                                               self.motion_scale, self.occluder_prob))
+
+
+def read_frame(sample):
+  """The frame of a FaceSample: an image file, or frame `frame_index` of a video file."""
+  if sample.frame_index is None or not sample.image_path.lower().endswith((".avi", ".mp4", ".mov", ".mkv")):
+    return _cached_image(sample.image_path)
+  capture = cv2.VideoCapture(sample.image_path)
+  try:
+    capture.set(cv2.CAP_PROP_POS_FRAMES, sample.frame_index)
+    ok, frame = capture.read()
+  finally:
+    capture.release()
+  if not ok:
+    raise formats.ImageReadError(f"{sample.image_path}: cannot read frame {sample.frame_index}")
+  return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+class VideoClipSource(Source):
+  """K-frame clips from real videos (300VW layout or SBR lists), starting at labeled frames.
+
+  Args:
+    videos: {video_id: [FaceSample ordered by frame]}; landmarks None where unlabeled.
+    size, num_frames, scheme, augment_config: as for StillClipSource.
+    label_stride: only frames whose position in the video is a multiple of it count as labeled
+      (paper: 10); other annotations are kept as evaluation ground truth only.
+    frame_step: spacing between the clip's frames (1 = consecutive frames).
+  """
+
+  def __init__(self, videos, size, num_frames, scheme, augment_config=augment.NO_AUGMENT,
+               label_stride=10, frame_step=1):
+    self.videos, self.size, self.num_frames, self.scheme = videos, size, num_frames, scheme
+    self.augment_config, self.frame_step = augment_config, frame_step
+    span = (num_frames - 1) * frame_step
+    self.starts = [(vid, i) for vid, frames in sorted(videos.items())
+                   for i in range(0, len(frames) - span, label_stride) if frames[i].labeled]
+
+  def __len__(self):
+    return len(self.starts)
+
+  def example(self, index, seed=0):
+    video_id, start = self.starts[index]
+    frames = self.videos[video_id][start:start + self.num_frames * self.frame_step:self.frame_step]
+    clip = clips.video_clip([read_frame(f) for f in frames], [f.landmarks for f in frames],
+                            self.rng(index, seed), self.size, self.scheme, self.augment_config, frames[0].box)
+    return _clip_dict(clip)
+
+
+def check_scheme(samples, scheme):
+  """Raise ValueError naming the first sample whose landmark count differs from the scheme's."""
+  for sample in samples:
+    if sample.labeled and len(sample.landmarks) != scheme.num_points:
+      raise ValueError(f"{sample.image_path}: {len(sample.landmarks)} landmarks, scheme {scheme.name} "
+                       f"has {scheme.num_points}")
+  return samples
+
+
+def scheme_of(samples):
+  """The landmark scheme of the first labeled sample."""
+  first = next((s for s in samples if s.labeled), None)
+  if first is None:
+    raise ValueError("no labeled sample to infer the landmark scheme from")
+  return schemes.scheme_for(len(first.landmarks))

@@ -1,0 +1,37 @@
+"""Atomic file writes: write to a temporary file in the same folder, fsync, then rename over the target.
+
+A crash at any moment leaves either the old file or the complete new one, never a half-written file.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """Yield a temporary path beside `path`; on success it is renamed to `path`, on error removed."""
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  stem, ext = os.path.splitext(os.path.basename(path))
+  fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=folder)
+  os.close(fd)
+  try:
+    yield tmp
+    with open(tmp, "rb+") as f:
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def atomic_write_text(path, text):
+  with atomic_path(path) as tmp:
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(text)
+
+
+def atomic_write_json(path, obj):
+  atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
