@@ -1,0 +1,123 @@
+"""Keras callbacks of the training job: eq. 8 teacher update, NaN guard, checkpoints, validation."""
+
+import math
+import os
+
+import keras
+import numpy as np
+
+from tsal_tf import evaluation
+from tsal_tf.io_utils import atomic_write_json
+
+
+class TrainingDivergedError(RuntimeError):
+  """A loss term became NaN/Inf; the message names the step and the term."""
+
+
+class TeacherUpdate(keras.callbacks.Callback):
+  """After every step: push the student's weights into the queue and apply eq. 8 to the teacher."""
+
+  def __init__(self, queue):
+    super().__init__()
+    self.queue = queue
+    self._update = queue.update
+    if keras.backend.backend() == "tensorflow":
+      import tensorflow as tf
+      self._update = tf.function(queue.update)  # one graph call: the queue stays on device
+
+  def on_train_batch_end(self, batch, logs=None):
+    self._update()
+
+
+class NaNGuard(keras.callbacks.Callback):
+  """Stop with TrainingDivergedError at the first non-finite loss term (before any checkpoint of it)."""
+
+  def __init__(self, step_variable):
+    super().__init__()
+    self.step_variable = step_variable
+
+  def on_train_batch_end(self, batch, logs=None):
+    for name, value in (logs or {}).items():
+      value = float(value)
+      if not math.isfinite(value):
+        step = int(self.step_variable.numpy() if hasattr(self.step_variable, "numpy") else self.step_variable)
+        self.model.stop_training = True
+        raise TrainingDivergedError(
+            f"loss term {name!r} is {value} at step {step}; training stopped. The last good checkpoint is "
+            f"kept: lower the learning rate or the weight of {name.split('/')[-1]!r} and resume with --resume.")
+
+
+class Checkpointer(keras.callbacks.Callback):
+  """Write a tf.train checkpoint (atomic, rotated) every `every_steps` steps and at the end of training."""
+
+  def __init__(self, manager, step_variable, every_steps):
+    super().__init__()
+    self.manager, self.step_variable, self.every_steps = manager, step_variable, every_steps
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = int(self.step_variable.numpy())
+    if step % self.every_steps == 0:
+      self.manager.save(checkpoint_number=step)
+
+  def on_train_end(self, logs=None):
+    step = int(self.step_variable.numpy())
+    if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(f"-{step}"):
+      self.manager.save(checkpoint_number=step)
+
+
+class Validation(keras.callbacks.Callback):
+  """At each epoch end: NME of teacher and student (each source) and tracking; adds `val/...` logs.
+
+  Args:
+    images, landmarks: validation faces uint8 [M, S, S, 3] and [M, N, 2] crop pixels.
+    clip_frames, clip_landmarks: validation clips [C, K, S, S, 3], [C, K, N, 2] for tracking (or None).
+    normalizer: NME normaliser.
+    log_dir: where `validation.json` (history) and image summaries go.
+    gamma: fusion weight.
+  """
+
+  def __init__(self, images, landmarks, clip_frames, clip_landmarks, normalizer, log_dir, gamma=0.8,
+               num_images=6):
+    super().__init__()
+    self.images, self.landmarks = images, landmarks
+    self.clip_frames, self.clip_landmarks = clip_frames, clip_landmarks
+    self.normalizer, self.log_dir, self.gamma, self.num_images = normalizer, log_dir, gamma, num_images
+    self.history = []
+    self._writer = None
+
+  def measure(self):
+    results = {}
+    roles = {"teacher": self.model.teacher, "student": self.model.student} if self.model.async_learning else {
+        "student": self.model.student}
+    for role, net in roles.items():
+      summary, _ = evaluation.evaluate_images(net, self.images, self.landmarks, self.normalizer, self.gamma)
+      for source, values in summary.items():
+        results[f"val/{role}/{source}_nme"] = values["nme"]
+      if self.clip_frames is not None:
+        tracking, _ = evaluation.evaluate_tracking(net, self.clip_frames, self.clip_landmarks, self.normalizer)
+        results[f"val/{role}/tracking_nme"] = tracking["nme"]
+    return results
+
+  def on_epoch_end(self, epoch, logs=None):
+    results = self.measure()
+    if logs is not None:
+      logs.update(results)
+    self.history.append({"epoch": epoch + 1, **results})
+    atomic_write_json(os.path.join(self.log_dir, "validation.json"), self.history)
+    self._write_images(epoch)
+
+  def _write_images(self, epoch):
+    if keras.backend.backend() != "tensorflow":
+      return
+    import tensorflow as tf
+    from tsal_tf.tools import drawing
+    if self._writer is None:
+      self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "images"))
+    net = self.model.evaluated_network()
+    predictions = evaluation.predict_images(net, self.images[:self.num_images], self.gamma)["fused"]
+    panels = [drawing.draw_landmarks(image, points, truth, scale=3)
+              for image, points, truth in zip(self.images, predictions, self.landmarks)]
+    with self._writer.as_default():
+      tf.summary.image("predictions (green: prediction, red: ground truth)", np.stack(panels), step=epoch + 1,
+                       max_outputs=self.num_images)
+    self._writer.flush()

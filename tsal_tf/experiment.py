@@ -1,0 +1,101 @@
+"""Builds an experiment's parts from the flags: network and objective configs, optimizer, data."""
+
+import collections
+import os
+import types
+
+import numpy as np
+from absl import flags
+from absl import logging
+
+from tsal_tf.data import augment
+from tsal_tf.data import formats
+from tsal_tf.data import schemes
+from tsal_tf.data import sources
+from tsal_tf.model.config import NetworkConfig
+from tsal_tf.objective import ObjectiveConfig
+
+FLAGS = flags.FLAGS
+
+
+def network_config(num_points=68):
+  return NetworkConfig(input_size=FLAGS.input_size, num_points=num_points, heatmap_stride=FLAGS.heatmap_stride,
+                       widths=tuple(int(w) for w in FLAGS.widths), head_width=FLAGS.head_width,
+                       flow_widths=tuple(int(w) for w in FLAGS.flow_widths), flow_scales=FLAGS.flow_scales)
+
+
+def objective_config():
+  return ObjectiveConfig(sic=FLAGS.sic, mfds=FLAGS.mfds, mu=FLAGS.mu, heatmap_sigma=FLAGS.heatmap_sigma,
+                         heatmap_weight=FLAGS.heatmap_weight, clor_weight=FLAGS.clor_weight,
+                         offset_weight=FLAGS.offset_weight, flow_weight=FLAGS.flow_weight,
+                         smoothness_weight=FLAGS.smoothness_weight, sic_weight=FLAGS.sic_weight,
+                         mfds_weight=FLAGS.mfds_weight, pseudo_weight=FLAGS.pseudo_weight)
+
+
+def optimizer(steps_per_epoch):
+  """Adam with the learning rate x0.1 at each of --lr_decay_epochs (paper: 1.25e-4, epochs 90 and 120)."""
+  import keras
+  boundaries = [int(e) * steps_per_epoch for e in FLAGS.lr_decay_epochs]
+  values = [FLAGS.learning_rate * 0.1 ** i for i in range(len(boundaries) + 1)]
+  schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values) if boundaries else values[0]
+  return keras.optimizers.Adam(schedule)
+
+
+def _stack(source, count, key_image, key_points):
+  examples = [source.example(i, 0) for i in range(count)]
+  return np.stack([e[key_image] for e in examples]), np.stack([e[key_points] for e in examples])
+
+
+def _load_folder(folder):
+  report = formats.LoadReport()
+  samples = formats.load_pts_folder(folder, skip_bad=FLAGS.skip_bad, report=report)
+  if report.skipped:
+    logging.warning("%s: %s", folder, report)
+  if not samples:
+    raise ValueError(f"{folder}: no labeled faces (.pts next to images) found")
+  return samples
+
+
+def _videos_from_list(list_path):
+  """Group an SBR list's frames into videos by folder, in file order."""
+  videos = collections.OrderedDict()
+  for sample in formats.read_list_file(list_path, skip_bad=FLAGS.skip_bad):
+    videos.setdefault(os.path.dirname(sample.image_path), []).append(sample)
+  return videos
+
+
+def build_data(net_config):
+  """Training source and validation arrays for the flags' --data choice."""
+  size, k = net_config.input_size, FLAGS.clip_length
+  train_augment = augment.TRAIN_AUGMENT if FLAGS.augment else augment.NO_AUGMENT
+  if FLAGS.data == "synthetic":
+    train = sources.SyntheticClipSource(FLAGS.train_count, size, k)
+  elif FLAGS.data == "300w_clips":
+    train = sources.StillClipSource(_load_folder(FLAGS.train_dir), size, k, schemes.IBUG68, train_augment)
+  elif FLAGS.data == "300vw":
+    videos = formats.load_300vw(FLAGS.train_dir, skip_bad=FLAGS.skip_bad)
+    train = sources.VideoClipSource(videos, size, k, schemes.IBUG68, train_augment, FLAGS.label_stride,
+                                    FLAGS.frame_step)
+  else:
+    videos = _videos_from_list(FLAGS.train_list)
+    scheme = sources.scheme_of([s for v in videos.values() for s in v])
+    train = sources.VideoClipSource(videos, size, k, scheme, train_augment, FLAGS.label_stride, FLAGS.frame_step)
+  if len(train) == 0:
+    raise ValueError(f"no training clips from --data={FLAGS.data} (clip_length {k}, label_stride "
+                     f"{FLAGS.label_stride}): check the data paths")
+
+  if FLAGS.val_dir:
+    samples = _load_folder(FLAGS.val_dir)
+    samples = samples[:FLAGS.val_count] if FLAGS.val_count else samples
+    images, landmarks = _stack(sources.ImageSource(samples, size, schemes.IBUG68), len(samples), "image",
+                               "landmarks")
+    clip_source = sources.StillClipSource(samples, size, k, schemes.IBUG68)
+  else:
+    clip_source = sources.SyntheticClipSource(FLAGS.val_count, size, k)
+    clip_source.rng = lambda index, seed: np.random.default_rng([10**6, index])  # disjoint from training
+    frames, tracks = _stack(clip_source, FLAGS.val_count, "frames", "landmarks")
+    images, landmarks = frames[:, 0], tracks[:, 0]
+  count = min(FLAGS.val_clip_count, len(clip_source))
+  clip_frames, clip_landmarks = _stack(clip_source, count, "frames", "landmarks") if count else (None, None)
+  return types.SimpleNamespace(train=train, val_images=images, val_landmarks=landmarks,
+                               val_clip_frames=clip_frames, val_clip_landmarks=clip_landmarks)

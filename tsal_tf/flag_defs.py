@@ -1,0 +1,64 @@
+"""Command-line flags of the training job (absl; use --flagfile=configs/<name>.flags, --helpfull lists them)."""
+
+from absl import flags
+
+# Data.
+flags.DEFINE_enum("data", "synthetic", ["synthetic", "300w_clips", "300vw", "list"],
+                  "Training data: built-in synthetic face videos; labeled stills (a 300W .pts folder) turned "
+                  "into clips; 300VW video folders; or an SBR list file (image annotation|None x1 y1 x2 y2).")
+flags.DEFINE_string("train_dir", None, "300W .pts folder (300w_clips) or 300VW root (300vw).")
+flags.DEFINE_string("train_list", None, "SBR list file (data=list).")
+flags.DEFINE_string("val_dir", None, "300W-style .pts folder for validation; default: synthetic faces.")
+flags.DEFINE_integer("train_count", 2000, "Number of synthetic training clips (data=synthetic).")
+flags.DEFINE_integer("val_count", 64, "Validation faces (synthetic) or at most this many from --val_dir (0 = all).")
+flags.DEFINE_integer("val_clip_count", 32, "Validation clips for the tracking NME.")
+flags.DEFINE_integer("label_stride", 10, "One labeled frame in this many (300VW / list data).")
+flags.DEFINE_integer("frame_step", 1, "Spacing of the clip's frames in real videos.")
+flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
+flags.DEFINE_boolean("skip_bad", False, "Skip malformed annotations (reported) instead of stopping.")
+
+# Network.
+flags.DEFINE_integer("input_size", 64, "Input crop side S.")
+flags.DEFINE_integer("heatmap_stride", 2, "Heatmaps, offsets and flow are at S / stride.")
+flags.DEFINE_list("widths", ["16", "32", "48", "64"], "Encoder widths per stage.")
+flags.DEFINE_integer("head_width", 32, "Hidden channels of each head and of the decoder.")
+flags.DEFINE_list("flow_widths", ["16", "32", "48"], "Motion-field encoder widths.")
+flags.DEFINE_integer("flow_scales", 3, "Motion-field scales.")
+
+# TSAL.
+flags.DEFINE_integer("clip_length", 3, "K frames per clip (frame 0 labeled).")
+flags.DEFINE_boolean("sic", True, "Structure-invariance constraint L_I (eq. 2).")
+flags.DEFINE_boolean("mfds", True, "Motion-field deviation suppression L_D (eq. 3).")
+flags.DEFINE_boolean("async_learning", True, "Teacher-student asynchronous learning (off = single model).")
+flags.DEFINE_float("mu", 0.6, "Student target mix mu * tracking + (1 - mu) * p_C (eq. 5).")
+flags.DEFINE_float("gamma", 0.8, "Test-time fusion p = gamma p_M + (1 - gamma) p_C.")
+flags.DEFINE_integer("queue_length", 4, "Student weight queue length v (eq. 8); 1 = mean teacher.")
+flags.DEFINE_float("ema_lambda", 0.99, "Teacher smoothing lambda (eq. 8).")
+flags.DEFINE_float("heatmap_sigma", 1.0, "Gaussian sigma of heatmap targets, heatmap pixels.")
+flags.DEFINE_float("heatmap_weight", 100.0, "Weight of l_M.")
+flags.DEFINE_float("clor_weight", 1.0, "Weight of l_C (focal + offsets).")
+flags.DEFINE_float("offset_weight", 1.0, "Weight of the offset L1 inside l_C.")
+flags.DEFINE_float("flow_weight", 1.0, "Weight of l_E.")
+flags.DEFINE_float("smoothness_weight", 0.1, "Flow smoothness weight inside l_E.")
+flags.DEFINE_float("sic_weight", 10.0, "Weight of L_I.")
+flags.DEFINE_float("mfds_weight", 0.01, "Weight of L_D (heatmap pixels squared).")
+flags.DEFINE_float("pseudo_weight", 100.0, "Weight of the pseudo-heatmap losses L_d (eq. 4/5).")
+
+# Optimisation.
+flags.DEFINE_integer("batch_size", 8, "Clips per step (global, across replicas).")
+flags.DEFINE_integer("epochs", 140, "Epochs (also the end of the omega decay period).")
+flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0 = one pass over the training clips).")
+flags.DEFINE_float("learning_rate", 1.25e-4, "Adam learning rate.")
+flags.DEFINE_list("lr_decay_epochs", ["90", "120"], "Epochs where the learning rate drops x0.1 each.")
+flags.DEFINE_float("climb_end", 60, "omega(t): end of the climb period (epochs).")
+flags.DEFINE_float("retain_end", 110, "omega(t): end of the retention period (epochs); decay until --epochs.")
+
+# Run.
+flags.DEFINE_string("run_dir", "runs/demo", "Checkpoints, TensorBoard logs, flags and validation results.")
+flags.DEFINE_integer("checkpoint_every", 100, "Checkpoint every this many steps.")
+flags.DEFINE_boolean("resume", False, "Continue from the latest checkpoint in --run_dir.")
+flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (MirroredStrategy).")
+flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular", "face_size", "box_diagonal"],
+                  "NME normaliser for validation.")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_integer("verbose", 1, "Keras progress: 1 = progress bar, 2 = one line per epoch.")

@@ -1,0 +1,173 @@
+"""TSAL losses, one named function per term (keras.ops; equation numbers from the paper).
+
+Coordinates are heatmap coordinates (0-based pixel centres of the h x w maps); batches of clips have
+B clips of K frames. Targets derived from predictions (pseudo-labels) are wrapped in stop_gradient.
+"""
+
+import math
+
+from keras import ops
+
+from tsal_tf import ops as tsal_ops
+from tsal_tf.model import decoders
+
+
+def gaussian_heatmaps(points, height, width, sigma):
+  """Render points [..., N, 2] as Gaussians exp(-((x-px)^2 + (y-py)^2) / (2 sigma^2)) -> [..., h, w, N]."""
+  xs = ops.reshape(ops.arange(width, dtype="float32"), (width, 1))
+  ys = ops.reshape(ops.arange(height, dtype="float32"), (height, 1, 1))
+  px = ops.expand_dims(ops.expand_dims(points[..., 0], -2), -2)  # [..., 1, 1, N]
+  py = ops.expand_dims(ops.expand_dims(points[..., 1], -2), -2)
+  return ops.exp(-((xs - px) ** 2 + (ys - py) ** 2) / (2.0 * sigma * sigma))
+
+
+def heatmap_mse(predicted, target):
+  """l_M: mean over all elements of (H - H*)^2 (Dong et al.'s multi-channel heatmap regression)."""
+  return ops.mean(ops.square(predicted - ops.stop_gradient(target)))
+
+
+def centre_focal_loss(logits, target):
+  """CenterNet focal loss on the face-centre map (alpha 2, beta 4), normalised by the number of peaks.
+
+    L = -1/P * sum[ y==1: (1-p)^2 log p ;  y<1: (1-y)^4 p^2 log(1-p) ],  p = sigmoid(logits).
+  `target` has value exactly 1 at each centre pixel (P of them) and a Gaussian around it.
+  """
+  p = ops.clip(ops.sigmoid(logits), 1e-6, 1.0 - 1e-6)
+  positive = ops.cast(target >= 1.0, "float32")
+  pos_term = positive * ops.square(1.0 - p) * ops.log(p)
+  neg_term = (1.0 - positive) * ops.power(1.0 - target, 4.0) * ops.square(p) * ops.log(1.0 - p)
+  return -ops.sum(pos_term + neg_term) / ops.maximum(ops.sum(positive), 1.0)
+
+
+def centre_target(points, height, width, sigma_scale=0.1):
+  """CLOR targets from landmarks [B, N, 2]: (centre map [B,h,w,1], centre pixel index [B], offsets [B,N,2]).
+
+  The face centre is the landmark-box centre rounded to the nearest pixel c (schemes.face_centre); the map is
+  exp(-|x - c|^2 / (2 s^2)) with s = max(1, sigma_scale * box width); offsets are points - c.
+  """
+  low, high = ops.min(points, axis=1), ops.max(points, axis=1)
+  centre = ops.clip(ops.round(0.5 * (low + high)), 0.0, float(min(height, width) - 1))
+  sigma = ops.maximum(1.0, sigma_scale * (high[:, 0] - low[:, 0]))
+  xs = ops.reshape(ops.arange(width, dtype="float32"), (1, 1, width))
+  ys = ops.reshape(ops.arange(height, dtype="float32"), (1, height, 1))
+  cx = ops.reshape(centre[:, 0], (-1, 1, 1))
+  cy = ops.reshape(centre[:, 1], (-1, 1, 1))
+  heat = ops.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2.0 * ops.reshape(sigma, (-1, 1, 1)) ** 2))
+  index = ops.cast(centre[:, 1] * width + centre[:, 0], "int32")
+  return ops.expand_dims(heat, -1), index, points - ops.expand_dims(centre, 1)
+
+
+def offset_l1(offsets, centre_index, target_offsets):
+  """CenterNet offset regression: mean |O[c] - (p - c)| / offset_scale at the true centre pixel c."""
+  scale = decoders.offset_scale(offsets.shape[1])
+  predicted = decoders.offsets_at(offsets, centre_index)
+  return ops.mean(ops.abs(predicted - ops.stop_gradient(target_offsets))) / scale
+
+
+def clor_loss(centre_logits, offsets, points, sigma_scale=0.1, offset_weight=1.0):
+  """l_C(C, O) = focal(C) + offset_weight * L1(O) for labeled frames [B, ...] with landmarks [B, N, 2]."""
+  height, width = centre_logits.shape[1], centre_logits.shape[2]
+  heat, index, target_offsets = centre_target(points, height, width, sigma_scale)
+  return centre_focal_loss(centre_logits, heat) + offset_weight * offset_l1(offsets, index, target_offsets)
+
+
+def charbonnier(x, epsilon=1e-3, alpha=0.45):
+  """Robust penalty (x^2 + eps^2)^alpha."""
+  return ops.power(ops.square(x) + epsilon * epsilon, alpha)
+
+
+def _resize_frames(frames, size):
+  """Average-pool frames [B, K, S, S, 3] down to [B, K, size, size, 3]."""
+  batch, num_frames, full = ops.shape(frames)[0], frames.shape[1], frames.shape[2]
+  factor = full // size
+  x = ops.reshape(frames, (-1, full, full, 3))
+  if factor > 1:
+    x = ops.average_pool(x, factor, factor, padding="valid")
+  return ops.reshape(x, (batch, num_frames, size, size, 3))
+
+
+def flow_loss(frames, flows, smoothness_weight=0.1):
+  """l_E: unsupervised MotionNet loss, summed over scales (finest first):
+
+    photometric: mean charbonnier(warp(I_{t+1}, V_t) - I_t), frames average-pooled to the flow's scale;
+    smoothness:  mean charbonnier of the flow's horizontal and vertical differences.
+  frames [B, K, S, S, 3] in [0, 1]; flows: list of [B, K-1, h_s, w_s, 2].
+  """
+  total = 0.0
+  for flow in flows:
+    size = flow.shape[2]
+    pooled = _resize_frames(frames, size)
+    current = ops.reshape(pooled[:, :-1], (-1, size, size, 3))
+    following = ops.reshape(pooled[:, 1:], (-1, size, size, 3))
+    field = ops.reshape(flow, (-1, size, size, 2))
+    photometric = ops.mean(charbonnier(tsal_ops.dense_warp(following, field) - current))
+    smooth = (ops.mean(charbonnier(field[:, 1:] - field[:, :-1]))
+              + ops.mean(charbonnier(field[:, :, 1:] - field[:, :, :-1])))
+    total = total + photometric + smoothness_weight * smooth
+  return total
+
+
+def structure_invariance_loss(offsets_per_frame, p_c_per_frame):
+  """L_I (eq. 2) = 1/K * sum_{i<j} (m_i / bw_i - m_j / bw_j)^2.
+
+  m_i = mean over the N landmarks of ||O_n(i)|| (the offset modulus, read at frame i's predicted centre);
+  bw_i = max_n x - min_n x of p_C(i) (stop-gradient: the constraint moves the offsets, not the normaliser).
+  offsets_per_frame, p_c_per_frame: [B, K, N, 2]. Averaged over the batch.
+  """
+  modulus = ops.mean(ops.sqrt(ops.sum(ops.square(offsets_per_frame), axis=-1) + 1e-8), axis=-1)  # [B, K]
+  xs = ops.stop_gradient(p_c_per_frame[..., 0])
+  width = ops.maximum(ops.max(xs, axis=-1) - ops.min(xs, axis=-1), 1.0)
+  normalised = modulus / width
+  num_frames = normalised.shape[1]
+  differences = ops.expand_dims(normalised, 2) - ops.expand_dims(normalised, 1)  # [B, K, K]
+  upper = ops.triu(ops.ones((num_frames, num_frames)), k=1)
+  return ops.mean(ops.sum(ops.square(differences) * upper, axis=(1, 2))) / num_frames
+
+
+def motion_deviation_loss(flows, p_m_first, p_m_last):
+  """L_D (eq. 3) = ||phi(V, p_M^(0))^(K-1) - p_M^(K-1)||^2, mean over landmarks and batch.
+
+  flows [B, K-1, h, w, 2] (finest scale); p_M are stop-gradient targets [B, N, 2]: only the MFE learns.
+  """
+  tracked = decoders.track(flows, ops.stop_gradient(p_m_first))[:, -1]
+  return ops.mean(ops.sum(ops.square(tracked - ops.stop_gradient(p_m_last)), axis=-1))
+
+
+def pseudo_heatmap_loss(heatmaps, target_points, sigma):
+  """Eq. 4/5: sum_{i=1}^{K-1} ||G(target^(i)) - H^(i)||^2 / (N w h (K-1)).
+
+  heatmaps [B, K-1, h, w, N] of the unlabeled frames; target_points [B, K-1, N, 2] are rendered as
+  Gaussian heatmaps G (editor's note 2) under stop_gradient; mean over the batch.
+  """
+  height, width = heatmaps.shape[2], heatmaps.shape[3]
+  target = gaussian_heatmaps(ops.stop_gradient(target_points), height, width, sigma)
+  return ops.mean(ops.square(heatmaps - target))
+
+
+def student_target(tracked, p_c, mu):
+  """Eq. 5 (read as in the text): mu * phi(V^S, p_l) + (1 - mu) * p_C^S."""
+  return mu * tracked + (1.0 - mu) * p_c
+
+
+def omega(epoch, climb_end=60.0, retain_end=110.0, decay_end=140.0):
+  """omega(t), mean-teacher style ramp (editor's note 5), t = epoch (float, 0-based).
+
+  climb   (t < climb_end):               exp(-5 (1 - t / climb_end)^2)
+  retain  (climb_end <= t < retain_end): 1
+  decay   (t >= retain_end):             exp(-12.5 T^2), T = (t - retain_end) / (decay_end - retain_end) in [0, 1]
+  """
+  epoch = ops.cast(epoch, "float32")
+  climb = ops.exp(-5.0 * ops.square(1.0 - ops.clip(epoch / max(climb_end, 1e-6), 0.0, 1.0)))
+  decay_t = ops.clip((epoch - retain_end) / max(decay_end - retain_end, 1e-6), 0.0, 1.0)
+  decay = ops.exp(-12.5 * ops.square(decay_t))
+  return ops.where(epoch < climb_end, climb, ops.where(epoch < retain_end, 1.0, decay))
+
+
+def omega_value(epoch, climb_end=60.0, retain_end=110.0, decay_end=140.0):
+  """Plain-Python omega(t) (for logging and tests)."""
+  if epoch < climb_end:
+    return math.exp(-5.0 * (1.0 - epoch / climb_end) ** 2)
+  if epoch < retain_end:
+    return 1.0
+  t = min(max((epoch - retain_end) / (decay_end - retain_end), 0.0), 1.0)
+  return math.exp(-12.5 * t * t)

@@ -1,0 +1,33 @@
+"""Network configuration: plain data (see configs/*.flags for the values each experiment uses)."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+  """Shapes and widths of one TSAL network (teacher and student share it).
+
+  Attributes:
+    input_size: S, square input crop side in pixels.
+    num_points: N landmarks.
+    heatmap_stride: heatmaps, centre map, offsets and flow are at S / heatmap_stride.
+    widths: encoder channels per stage; stage i is at S / 2^(i+1).
+    head_width: channels of each head's hidden conv.
+    flow_widths: channels of the motion-field (MFE) encoder stages.
+    flow_scales: number of flow scales (finest = heatmap resolution, each next one half as large).
+  """
+  input_size: int = 64
+  num_points: int = 68
+  heatmap_stride: int = 2
+  widths: tuple = (16, 32, 48, 64)
+  head_width: int = 32
+  flow_widths: tuple = (16, 32, 48)
+  flow_scales: int = 3
+
+  @property
+  def heatmap_size(self):
+    return self.input_size // self.heatmap_stride
+
+  def head_channels(self):
+    """The {name: channels} mapping the heads are built from: LHR (N), CLOR centre (1) and offsets (2N)."""
+    return {"heatmaps": self.num_points, "centre": 1, "offsets": 2 * self.num_points}

@@ -1,0 +1,82 @@
+"""The per-network TSAL objective: eq. 1 plus eq. 4 (teacher) or eq. 5 (student), as in eq. 6/7.
+
+    L^R = l_s^R + omega(t) L_d^R           (6)  teacher: pseudo-labels = tracking only
+    L^S = l_s^S + omega(t) L_d^S           (7)  student: pseudo-labels = mu * tracking + (1 - mu) * p_C
+    l_s = L_I + omega(t) L_D + l_M + l_C + l_E   (1)  (L_I with --sic, L_D with --mfds)
+
+keras.ops only: the same function serves the TensorFlow and the JAX train step.
+"""
+
+import dataclasses
+
+from keras import ops
+
+from tsal_tf import losses
+from tsal_tf.model import decoders
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectiveConfig:
+  """Switches and weights of the objective (flags of the same names in train.py)."""
+  sic: bool = True
+  mfds: bool = True
+  mu: float = 0.6
+  heatmap_sigma: float = 1.0
+  heatmap_weight: float = 100.0
+  clor_weight: float = 1.0
+  offset_weight: float = 1.0
+  flow_weight: float = 1.0
+  smoothness_weight: float = 0.1
+  sic_weight: float = 10.0
+  mfds_weight: float = 0.01
+  pseudo_weight: float = 100.0
+
+
+def decode_all(outputs):
+  """p_M, p_C and the CLOR offsets O of every frame: each [B, K, N, 2]."""
+  heatmaps = outputs["heatmaps"]
+  batch, num_frames = ops.shape(heatmaps)[0], heatmaps.shape[1]
+  flat = lambda x: ops.reshape(x, (-1,) + tuple(x.shape[2:]))
+  unflat = lambda x: ops.reshape(x, (batch, num_frames) + tuple(x.shape[1:]))
+  p_m, _ = decoders.decode_lhr(flat(heatmaps))
+  p_c, offsets = decoders.decode_clor(flat(outputs["centre"]), flat(outputs["offsets"]))
+  return unflat(p_m), unflat(p_c), unflat(offsets)
+
+
+def network_objective(outputs, frames, labels, omega, role, config):
+  """Loss terms of one network on a batch of clips.
+
+  Args:
+    outputs: TSALNetwork outputs for frames [B, K, S, S, 3] (values in [0, 1]).
+    frames: the same frames.
+    labels: frame-0 ground truth p_l [B, N, 2] in heatmap coordinates.
+    omega: omega(t), scalar.
+    role: "teacher" (eq. 4 targets) or "student" (eq. 5 targets).
+    config: ObjectiveConfig.
+
+  Returns:
+    dict of scalar terms: l_M, l_C, l_E, L_I, L_D, L_d and total.
+  """
+  heatmaps = outputs["heatmaps"]
+  height, width = heatmaps.shape[2], heatmaps.shape[3]
+  terms = {}
+  target = losses.gaussian_heatmaps(labels, height, width, config.heatmap_sigma)
+  terms["l_M"] = config.heatmap_weight * losses.heatmap_mse(heatmaps[:, 0], target)
+  terms["l_C"] = config.clor_weight * losses.clor_loss(outputs["centre"][:, 0], outputs["offsets"][:, 0], labels,
+                                                       offset_weight=config.offset_weight)
+  flows = outputs["flows"]
+  p_m, p_c, offsets = decode_all(outputs)
+  zero = ops.zeros(())
+  terms["l_E"] = config.flow_weight * losses.flow_loss(frames, flows, config.smoothness_weight) if flows else zero
+  terms["L_I"] = config.sic_weight * losses.structure_invariance_loss(offsets, p_c) if config.sic else zero
+  terms["L_D"] = (config.mfds_weight * losses.motion_deviation_loss(flows[0], p_m[:, 0], p_m[:, -1])
+                  if config.mfds and flows else zero)
+  if flows:
+    tracked = decoders.track(flows[0], labels)[:, 1:]
+    pseudo = tracked if role == "teacher" else losses.student_target(tracked, p_c[:, 1:], config.mu)
+    terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config.heatmap_sigma)
+  else:
+    terms["L_d"] = zero
+  terms["total"] = (terms["L_I"] + omega * terms["L_D"] + terms["l_M"] + terms["l_C"] + terms["l_E"]
+                    + omega * terms["L_d"])
+  return terms

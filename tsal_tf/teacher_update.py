@@ -1,0 +1,50 @@
+"""Eq. 8: teacher <- lambda * teacher + (1 - lambda) * Avg(T), T = queue of the last v student weights.
+
+The queue lives on device as Keras variables: for each weight w, `slots` [v, *w.shape] holds the last v
+snapshots and `sums` their running sum, so one update costs O(|w|) instead of re-averaging v copies:
+    sums <- (sums - slots[pos]) + w_student;  slots[pos] <- w_student;  pos <- (pos + 1) mod v;
+    count <- min(count + 1, v);  mean = sums / count.
+With v = 1, sums - slots[pos] is exactly 0, so mean is exactly the student's weights and the update is the
+mean-teacher EMA (Tarvainen & Valpola 2017).
+"""
+
+import keras
+from keras import ops
+
+
+class StudentWeightQueue:
+  """Holds the queue for a (student, teacher) pair of identically structured networks."""
+
+  def __init__(self, student, teacher, length, ema_lambda):
+    if length < 1:
+      raise ValueError(f"queue length must be >= 1, got {length}")
+    self.student_weights = student.weights
+    self.teacher_weights = teacher.weights
+    if [w.shape for w in self.student_weights] != [w.shape for w in self.teacher_weights]:
+      raise ValueError("teacher and student must have the same structure")
+    self.length, self.ema_lambda = length, ema_lambda
+    self.slots = [keras.Variable(ops.zeros((length,) + tuple(w.shape)), trainable=False, name=f"queue_{i}")
+                  for i, w in enumerate(self.student_weights)]
+    self.sums = [keras.Variable(ops.zeros(w.shape), trainable=False, name=f"queue_sum_{i}")
+                 for i, w in enumerate(self.student_weights)]
+    self.position = keras.Variable(0, dtype="int32", trainable=False, name="queue_position")
+    self.count = keras.Variable(0, dtype="int32", trainable=False, name="queue_count")
+
+  @property
+  def variables(self):
+    return self.slots + self.sums + [self.position, self.count]
+
+  def update(self):
+    """Push the student's current weights and apply eq. 8 to the teacher."""
+    position = self.position.value
+    count = ops.minimum(self.count.value + 1, self.length)
+    for slot, total, student, teacher in zip(self.slots, self.sums, self.student_weights, self.teacher_weights):
+      new = ops.convert_to_tensor(student.value)
+      old = ops.take(slot.value, position, axis=0)
+      total.assign((total.value - old) + new)
+      start = [position] + [0] * len(new.shape)
+      slot.assign(ops.slice_update(slot.value, start, ops.expand_dims(new, 0)))
+      mean = total.value / ops.cast(count, total.dtype)
+      teacher.assign(self.ema_lambda * teacher.value + (1.0 - self.ema_lambda) * mean)
+    self.position.assign((position + 1) % self.length)
+    self.count.assign(count)
