@@ -26,7 +26,8 @@ def network_config(num_points=68):
 
 def objective_config():
   return ObjectiveConfig(sic=FLAGS.sic, mfds=FLAGS.mfds, mu=FLAGS.mu, heatmap_sigma=FLAGS.heatmap_sigma,
-                         heatmap_weight=FLAGS.heatmap_weight, clor_weight=FLAGS.clor_weight,
+                         heatmap_weight=FLAGS.heatmap_weight, foreground_weight=FLAGS.foreground_weight,
+                         clor_weight=FLAGS.clor_weight,
                          offset_weight=FLAGS.offset_weight, flow_weight=FLAGS.flow_weight,
                          smoothness_weight=FLAGS.smoothness_weight, sic_weight=FLAGS.sic_weight,
                          mfds_weight=FLAGS.mfds_weight, pseudo_weight=FLAGS.pseudo_weight)

@@ -36,6 +36,7 @@ flags.DEFINE_integer("queue_length", 4, "Student weight queue length v (eq. 8); 
 flags.DEFINE_float("ema_lambda", 0.99, "Teacher smoothing lambda (eq. 8).")
 flags.DEFINE_float("heatmap_sigma", 1.0, "Gaussian sigma of heatmap targets, heatmap pixels.")
 flags.DEFINE_float("heatmap_weight", 100.0, "Weight of l_M.")
+flags.DEFINE_float("foreground_weight", 10.0, "Extra weight of heatmap pixels near a landmark (0 = plain MSE).")
 flags.DEFINE_float("clor_weight", 1.0, "Weight of l_C (focal + offsets).")
 flags.DEFINE_float("offset_weight", 1.0, "Weight of the offset L1 inside l_C.")
 flags.DEFINE_float("flow_weight", 1.0, "Weight of l_E.")

@@ -21,9 +21,16 @@ def gaussian_heatmaps(points, height, width, sigma):
   return ops.exp(-((xs - px) ** 2 + (ys - py) ** 2) / (2.0 * sigma * sigma))
 
 
-def heatmap_mse(predicted, target):
-  """l_M: mean over all elements of (H - H*)^2 (Dong et al.'s multi-channel heatmap regression)."""
-  return ops.mean(ops.square(predicted - ops.stop_gradient(target)))
+def heatmap_mse(predicted, target, foreground_weight=0.0):
+  """l_M: mean over all elements of w * (H - H*)^2 (Dong et al.'s multi-channel heatmap regression).
+
+  w = 1 + foreground_weight * [H* > 0.1]: up-weighting the few pixels near each landmark (as in the
+  weighted loss map of Adaptive Wing) gets the network off the all-zero plateau of plain MSE much sooner;
+  foreground_weight = 0 is plain MSE.
+  """
+  target = ops.stop_gradient(target)
+  weight = 1.0 + foreground_weight * ops.cast(target > 0.1, "float32")
+  return ops.mean(weight * ops.square(predicted - target))
 
 
 def centre_focal_loss(logits, target):
@@ -133,15 +140,16 @@ def motion_deviation_loss(flows, p_m_first, p_m_last):
   return ops.mean(ops.sum(ops.square(tracked - ops.stop_gradient(p_m_last)), axis=-1))
 
 
-def pseudo_heatmap_loss(heatmaps, target_points, sigma):
+def pseudo_heatmap_loss(heatmaps, target_points, sigma, foreground_weight=0.0):
   """Eq. 4/5: sum_{i=1}^{K-1} ||G(target^(i)) - H^(i)||^2 / (N w h (K-1)).
 
   heatmaps [B, K-1, h, w, N] of the unlabeled frames; target_points [B, K-1, N, 2] are rendered as
-  Gaussian heatmaps G (editor's note 2) under stop_gradient; mean over the batch.
+  Gaussian heatmaps G (editor's note 2) under stop_gradient; mean over the batch, weighted as in
+  `heatmap_mse` (foreground_weight = 0 is the paper's plain squared error).
   """
   height, width = heatmaps.shape[2], heatmaps.shape[3]
   target = gaussian_heatmaps(ops.stop_gradient(target_points), height, width, sigma)
-  return ops.mean(ops.square(heatmaps - target))
+  return heatmap_mse(heatmaps, target, foreground_weight)
 
 
 def student_target(tracked, p_c, mu):

@@ -23,6 +23,7 @@ class ObjectiveConfig:
   mu: float = 0.6
   heatmap_sigma: float = 1.0
   heatmap_weight: float = 100.0
+  foreground_weight: float = 10.0
   clor_weight: float = 1.0
   offset_weight: float = 1.0
   flow_weight: float = 1.0
@@ -61,7 +62,7 @@ def network_objective(outputs, frames, labels, omega, role, config):
   height, width = heatmaps.shape[2], heatmaps.shape[3]
   terms = {}
   target = losses.gaussian_heatmaps(labels, height, width, config.heatmap_sigma)
-  terms["l_M"] = config.heatmap_weight * losses.heatmap_mse(heatmaps[:, 0], target)
+  terms["l_M"] = config.heatmap_weight * losses.heatmap_mse(heatmaps[:, 0], target, config.foreground_weight)
   terms["l_C"] = config.clor_weight * losses.clor_loss(outputs["centre"][:, 0], outputs["offsets"][:, 0], labels,
                                                        offset_weight=config.offset_weight)
   flows = outputs["flows"]
@@ -74,7 +75,8 @@ def network_objective(outputs, frames, labels, omega, role, config):
   if flows:
     tracked = decoders.track(flows[0], labels)[:, 1:]
     pseudo = tracked if role == "teacher" else losses.student_target(tracked, p_c[:, 1:], config.mu)
-    terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config.heatmap_sigma)
+    terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config.heatmap_sigma,
+                                                                         config.foreground_weight)
   else:
     terms["L_d"] = zero
   terms["total"] = (terms["L_I"] + omega * terms["L_D"] + terms["l_M"] + terms["l_C"] + terms["l_E"]

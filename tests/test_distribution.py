@@ -1,0 +1,38 @@
+"""Replica-correct reduction: one TSAL step on 2 logical CPUs equals one step on 1 device."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tsal_tf.data import pipelines, sources
+from tsal_tf.model.config import NetworkConfig
+from tsal_tf.objective import ObjectiveConfig
+from tsal_tf.teacher_student import TeacherStudent
+
+CONFIG = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+
+
+def _one_step(devices, initial):
+  strategy = tf.distribute.MirroredStrategy(devices)
+  with strategy.scope():
+    model = TeacherStudent(CONFIG, ObjectiveConfig(), steps_per_epoch=1, omega_epochs=(0.5, 1.0, 2.0))
+    for variable, value in zip(model.student.weights + model.teacher.weights, initial):
+      variable.assign(value)
+    model.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+  dataset = pipelines.make_dataset(sources.SyntheticClipSource(4, 32, 3), batch_size=4, shuffle=False)
+  model.fit(dataset.take(1), epochs=1, steps_per_epoch=1, verbose=0)
+  return [w.numpy() for w in model.student.weights + model.teacher.weights]
+
+
+def test_two_replicas_give_the_same_weights_as_one():
+  keras.utils.set_random_seed(0)
+  reference = TeacherStudent(CONFIG, ObjectiveConfig(), steps_per_epoch=1)
+  initial = [w.numpy() for w in reference.student.weights + reference.teacher.weights]
+  cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+  assert len(cpus) >= 2, "conftest splits the CPU into 2 logical devices"
+  one = _one_step(cpus[:1], initial)
+  two = _one_step(cpus[:2], initial)
+  changed = max(float(np.max(np.abs(a - b))) for a, b in zip(one, initial))
+  assert changed > 1e-3  # the step really moved the weights
+  worst = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))
+  assert worst < 1e-5, worst

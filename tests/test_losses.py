@@ -1,0 +1,92 @@
+"""Each loss against a hand-computed value (keras.ops under the TensorFlow backend)."""
+
+import math
+
+import numpy as np
+import pytest
+from keras import ops
+
+from tsal_tf import losses
+from tsal_tf.model import decoders
+
+
+def _np(x):
+  return ops.convert_to_numpy(x)
+
+
+def test_gaussian_heatmaps_peak_and_falloff():
+  heat = _np(losses.gaussian_heatmaps(np.array([[[2.0, 1.0]]], np.float32), 4, 5, 1.0))
+  assert heat.shape == (1, 4, 5, 1)
+  assert heat[0, 1, 2, 0] == pytest.approx(1.0)
+  assert heat[0, 1, 3, 0] == pytest.approx(math.exp(-0.5))
+  assert heat[0, 3, 4, 0] == pytest.approx(math.exp(-4.0))
+
+
+def test_heatmap_mse():
+  assert float(losses.heatmap_mse(np.ones((1, 2, 2, 1)), np.zeros((1, 2, 2, 1)))) == pytest.approx(1.0)
+  assert float(losses.heatmap_mse(np.full((1, 2, 1, 1), 0.5), np.array([[[[1.0]], [[0.5]]]]))) == pytest.approx(0.125)
+
+
+def test_centre_focal_loss_hand_computed():
+  # 1x2 map: a positive pixel with p = 0.8 and a negative pixel with y = 0.5, p = 0.2.
+  logits = np.log(np.array([0.8 / 0.2, 0.2 / 0.8], np.float32)).reshape(1, 1, 2, 1)
+  target = np.array([1.0, 0.5], np.float32).reshape(1, 1, 2, 1)
+  expected = -((0.2 ** 2) * math.log(0.8) + (0.5 ** 4) * (0.2 ** 2) * math.log(0.8))
+  assert float(losses.centre_focal_loss(logits, target)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_clor_targets_and_offset_l1():
+  points = np.array([[[2.0, 2.0], [6.0, 4.0]]], np.float32)   # box centre (4, 3)
+  heat, index, offsets = losses.centre_target(points, 8, 8)
+  assert int(_np(index)[0]) == 3 * 8 + 4 and _np(heat)[0, 3, 4, 0] == pytest.approx(1.0)
+  np.testing.assert_allclose(_np(offsets)[0], [[-2, -1], [2, 1]])
+  scale = decoders.offset_scale(8)                             # offsets regressed in units of h / 8 = 1 px
+  predicted = np.zeros((1, 8, 8, 4), np.float32)
+  predicted[0, 3, 4] = [-2, -1, 2, 3]                          # one coordinate off by 2
+  assert float(losses.offset_l1(predicted, index, offsets)) == pytest.approx(2.0 / 4 / scale)
+
+
+def test_charbonnier_and_flow_loss_zero_for_a_perfect_flow():
+  assert float(losses.charbonnier(np.float32(0.0))) == pytest.approx(1e-6 ** 0.45)
+  rng = np.random.default_rng(0)
+  frame = rng.uniform(0, 1, (8, 8, 3)).astype(np.float32)
+  moved = np.roll(frame, 1, axis=1)              # content moves one pixel right
+  frames = np.stack([frame, moved])[None]        # [1, 2, 8, 8, 3]
+  flow = np.zeros((1, 1, 8, 8, 2), np.float32)
+  flow[..., 0] = 1.0                             # pixel x of frame 0 is at x + 1 in frame 1
+  perfect = float(losses.flow_loss(frames, [flow]))
+  zero = float(losses.flow_loss(frames, [np.zeros_like(flow)]))
+  floor = (1e-6) ** 0.45 * 1.2                   # Charbonnier of 0 for photometric + 2 smoothness terms x 0.1
+  # Only the last column (clamped border) differs for the perfect flow.
+  assert perfect < 0.2 * zero and perfect > floor
+
+
+def test_structure_invariance_loss_hand_computed():
+  # K = 2 frames, one clip, N = 2 points. Frame 0: offsets of norm 3 and 5 (mean 4), width 8 -> 0.5.
+  # Frame 1: offsets of norm 1 and 1 (mean 1), width 4 -> 0.25. L_I = (0.5 - 0.25)^2 / K = 0.03125.
+  offsets = np.array([[[[3, 0], [0, 5]], [[1, 0], [0, 1]]]], np.float32)
+  p_c = np.array([[[[0, 0], [8, 0]], [[0, 0], [4, 0]]]], np.float32)
+  assert float(losses.structure_invariance_loss(offsets, p_c)) == pytest.approx(0.03125, rel=1e-5)
+
+
+def test_motion_deviation_loss_hand_computed():
+  flows = np.zeros((1, 2, 8, 8, 2), np.float32)
+  flows[:, :, :, :, 0] = 1.0                     # everything moves +1 in x per frame
+  first = np.array([[[2.0, 2.0]]], np.float32)
+  last = np.array([[[5.0, 6.0]]], np.float32)   # tracked to (4, 2): error (1, 4) -> 17
+  assert float(losses.motion_deviation_loss(flows, first, last)) == pytest.approx(17.0)
+
+
+def test_pseudo_heatmap_loss_and_student_target():
+  heat = np.zeros((1, 1, 4, 4, 1), np.float32)
+  target = np.array([[[[1.0, 2.0]]]], np.float32)
+  expected = np.mean(_np(losses.gaussian_heatmaps(target, 4, 4, 1.0)) ** 2)
+  assert float(losses.pseudo_heatmap_loss(heat, target, 1.0)) == pytest.approx(expected)
+  np.testing.assert_allclose(_np(losses.student_target(np.float32(10.0), np.float32(0.0), 0.6)), 6.0)
+
+
+@pytest.mark.parametrize("epoch, expected", [(0, math.exp(-5)), (30, math.exp(-1.25)), (60, 1.0), (100, 1.0),
+                                             (125, math.exp(-3.125)), (140, math.exp(-12.5))])
+def test_omega_ramp(epoch, expected):
+  assert float(losses.omega(epoch)) == pytest.approx(expected, rel=1e-5)
+  assert losses.omega_value(epoch) == pytest.approx(expected, rel=1e-9)
