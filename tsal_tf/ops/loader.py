@@ -1,6 +1,6 @@
 """Lazy loader of the custom-op library (`libtsal_ops.so`).
 
-Search order: $TSAL_OPS_LIBRARY, then `bazel-bin/custom_ops/libtsal_ops.so` and `build/libtsal_ops.so` under
+Search order: $TSAL_OPS_LIBRARY, then `build/libtsal_ops.so` (tools/build_ops.sh) and `bazel-bin/custom_ops/libtsal_ops.so` under
 the repository root. Returns None (and warns once) when the backend is not TensorFlow, when
 TSAL_PURE_TF_OPS=1, or when no library loads.
 """
@@ -10,7 +10,7 @@ import logging
 import os
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CANDIDATES = ("bazel-bin/custom_ops/libtsal_ops.so", "build/libtsal_ops.so")
+CANDIDATES = ("build/libtsal_ops.so", "bazel-bin/custom_ops/libtsal_ops.so")
 
 
 def library_path():
