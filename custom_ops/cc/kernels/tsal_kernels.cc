@@ -51,9 +51,75 @@ void ParallelFor(OpKernelContext* context, int64_t units, int64_t cost_per_unit,
   return ::tensorflow::Status();
 }
 
+// Calls body(c) where c() returns the channel count: a compile-time constant for 1, 2, 3 and 4 channels
+// (so the per-element channel loop is unrolled), the run-time value otherwise.
+template <int64_t kChannels>
+struct FixedChannels {
+  constexpr int64_t operator()() const { return kChannels; }
+};
+struct AnyChannels {
+  int64_t channels;
+  int64_t operator()() const { return channels; }
+};
+template <typename Body>
+void WithChannels(int64_t channels, Body&& body) {
+  switch (channels) {
+    case 1: return body(FixedChannels<1>());
+    case 2: return body(FixedChannels<2>());
+    case 3: return body(FixedChannels<3>());
+    case 4: return body(FixedChannels<4>());
+    default: return body(AnyChannels{channels});
+  }
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ HeatmapToCoords
+
+// Updates the running maximum and its (float) pixel index of channels [n0, n0 + kChunk) with pixels
+// [p_begin, p_end) of one [P, N] block, holding them in registers over the pixel loop. Written so that GCC
+// vectorises it: a max and an exact arithmetic select (indices are small integers in float, so
+// old + 1 * (index - old) == index exactly). The first maximum wins (strict >). Cloned for AVX2 with
+// run-time dispatch.
+template <int kChunk>
+__attribute__((target_clones("avx2", "default")))
+void ScanChunk(const float* __restrict__ map, int64_t p_begin, int64_t p_end, int64_t channels, int64_t n0,
+               float* __restrict__ best_io, float* __restrict__ index_io) {
+  float best[kChunk], best_index[kChunk];
+  for (int j = 0; j < kChunk; ++j) {
+    best[j] = best_io[j];
+    best_index[j] = index_io[j];
+  }
+  const float* __restrict__ row = map + p_begin * channels + n0;
+  for (int64_t p = p_begin; p < p_end; ++p, row += channels) {
+    const float index = static_cast<float>(p);
+    for (int j = 0; j < kChunk; ++j) {
+      const float value = row[j];
+      const float better = value > best[j] ? 1.0f : 0.0f;
+      best[j] = value > best[j] ? value : best[j];
+      best_index[j] += better * (index - best_index[j]);
+    }
+  }
+  for (int j = 0; j < kChunk; ++j) {
+    best_io[j] = best[j];
+    index_io[j] = best_index[j];
+  }
+}
+
+// Peak pixel index of every channel of one [P, N] block in a single pass over memory: tiles of pixels
+// small enough for L1 are visited once, and within a tile chunks of 16, 4 and 1 channels are scanned.
+void ChannelPeaks(const float* map, int64_t pixels, int64_t channels, float* best, float* best_index) {
+  const int64_t tile = std::max<int64_t>(1, 16384 / (channels * static_cast<int64_t>(sizeof(float))));
+  std::copy_n(map, channels, best);
+  std::fill_n(best_index, channels, 0.0f);
+  for (int64_t p0 = 1; p0 < pixels; p0 += tile) {
+    const int64_t p1 = std::min(pixels, p0 + tile);
+    int64_t n = 0;
+    for (; n + 16 <= channels; n += 16) ScanChunk<16>(map, p0, p1, channels, n, best + n, best_index + n);
+    for (; n + 4 <= channels; n += 4) ScanChunk<4>(map, p0, p1, channels, n, best + n, best_index + n);
+    for (; n < channels; ++n) ScanChunk<1>(map, p0, p1, channels, n, best + n, best_index + n);
+  }
+}
 
 template <typename Device>
 class HeatmapToCoordsOp : public OpKernel {
@@ -80,7 +146,6 @@ class HeatmapToCoordsOp : public OpKernel {
   }
 
  private:
-  // CPU: one pass over memory per (b, channel block): pixels outer, contiguous channels inner.
   void Run(OpKernelContext* context, const float* heatmaps, int64_t batch, int64_t height, int64_t width,
            int64_t channels, float* coords, float* confidence);
 };
@@ -89,32 +154,18 @@ template <>
 void HeatmapToCoordsOp<CpuDevice>::Run(OpKernelContext* context, const float* heatmaps, int64_t batch,
                                        int64_t height, int64_t width, int64_t channels, float* coords,
                                        float* confidence) {
-  constexpr int64_t kBlock = 32;
-  const int64_t blocks = (channels + kBlock - 1) / kBlock;
+  // One unit per image, one pass over its memory (see ChannelPeaks; the pixel index is carried as a float,
+  // exact below 2^24 pixels), then the shared per-element refinement.
   const int64_t pixels = height * width;
-  ParallelFor(context, batch * blocks, pixels * kBlock, [&](int64_t begin, int64_t end) {
-    float best[kBlock];
-    int64_t best_index[kBlock];
-    for (int64_t unit = begin; unit < end; ++unit) {
-      const int64_t b = unit / blocks;
-      const int64_t n0 = (unit - b * blocks) * kBlock;
-      const int64_t count = std::min(kBlock, channels - n0);
+  ParallelFor(context, batch, pixels * channels * 2, [&](int64_t begin, int64_t end) {
+    std::vector<float> best(channels), best_index(channels);
+    for (int64_t b = begin; b < end; ++b) {
       const float* map = heatmaps + b * pixels * channels;
-      for (int64_t j = 0; j < count; ++j) {
-        best[j] = map[n0 + j];
-        best_index[j] = 0;
-      }
-      for (int64_t p = 1; p < pixels; ++p) {
-        const float* row = map + p * channels + n0;
-        for (int64_t j = 0; j < count; ++j) {
-          const bool better = row[j] > best[j];
-          best[j] = better ? row[j] : best[j];
-          best_index[j] = better ? p : best_index[j];
-        }
-      }
-      for (int64_t j = 0; j < count; ++j) {
-        const int64_t i = b * channels + n0 + j;
-        RefinePeak(map, height, width, channels, n0 + j, best_index[j], coords + 2 * i, confidence + i);
+      ChannelPeaks(map, pixels, channels, best.data(), best_index.data());
+      for (int64_t n = 0; n < channels; ++n) {
+        const int64_t i = b * channels + n;
+        RefinePeak(map, height, width, channels, n, static_cast<int64_t>(best_index[n]), coords + 2 * i,
+                   confidence + i);
       }
     }
   });
@@ -146,14 +197,19 @@ class DenseWarpOp : public OpKernel {
 template <>
 void DenseWarpOp<CpuDevice>::Run(OpKernelContext* context, const float* image, const float* flow, int64_t batch,
                                  int64_t height, int64_t width, int64_t channels, float* out) {
+  // Units are image rows (b, y): no integer division in the per-pixel loop.
   const int64_t pixels = height * width;
-  ParallelFor(context, batch * pixels, 12 * channels + 30, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t b = i / pixels;
-      const int64_t p = i - b * pixels;
-      const int64_t y = p / width;
-      WarpPixel(image + b * pixels * channels, flow + 2 * i, y, p - y * width, height, width, channels,
-                out + i * channels);
+  ParallelFor(context, batch * height, width * (12 * channels + 30), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t b = row / height;
+      const int64_t y = row - b * height;
+      const float* image_b = image + b * pixels * channels;
+      WithChannels(channels, [&](auto c) {  // compile-time channel count for the common sizes
+        for (int64_t x = 0; x < width; ++x) {
+          const int64_t i = row * width + x;
+          WarpPixel(image_b, flow + 2 * i, y, x, height, width, c(), out + i * c());
+        }
+      });
     }
   });
 }
@@ -203,12 +259,15 @@ void DenseWarpGradOp<CpuDevice>::Run(OpKernelContext* context, const float* imag
     for (int64_t b = begin; b < end; ++b) {
       float* grad_image_b = grad_image + b * pixels * channels;
       std::fill_n(grad_image_b, pixels * channels, 0.0f);
-      for (int64_t p = 0; p < pixels; ++p) {
-        const int64_t i = b * pixels + p;
-        const int64_t y = p / width;
-        WarpPixelGrad(image + b * pixels * channels, flow + 2 * i, grad + i * channels, y, p - y * width, height,
-                      width, channels, grad_image_b, grad_flow + 2 * i, PlainAdd());
-      }
+      WithChannels(channels, [&](auto c) {
+        for (int64_t y = 0; y < height; ++y) {
+          for (int64_t x = 0; x < width; ++x) {
+            const int64_t i = (b * height + y) * width + x;
+            WarpPixelGrad(image + b * pixels * c(), flow + 2 * i, grad + i * c(), y, x, height, width, c(),
+                          grad_image_b, grad_flow + 2 * i, PlainAdd());
+          }
+        }
+      });
     }
   });
 }
