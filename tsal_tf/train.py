@@ -77,7 +77,7 @@ def run():
   manager = tf.train.CheckpointManager(checkpoint, os.path.join(FLAGS.run_dir, "checkpoints"), max_to_keep=3)
   if FLAGS.resume and manager.latest_checkpoint:
     checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info("resumed from %s at step %d", manager.latest_checkpoint, int(step.numpy()))
+    print(f"resumed from {manager.latest_checkpoint} at step {int(step.numpy())}", flush=True)
   elif manager.latest_checkpoint:
     raise SystemExit(f"{FLAGS.run_dir} already holds checkpoints: pass --resume to continue, or choose "
                      f"another --run_dir")
@@ -95,17 +95,18 @@ def run():
     callback_list.append(callbacks.TeacherUpdate(queue))
   callback_list += [callbacks.Checkpointer(manager, step, FLAGS.checkpoint_every), validation,
                     keras.callbacks.TensorBoard(os.path.join(FLAGS.run_dir, "tensorboard"), update_freq=50)]
-  done = int(step.numpy())
   total = FLAGS.epochs * steps_per_epoch
-  dataset = pipelines.make_dataset(data.train, FLAGS.batch_size, seed=FLAGS.seed + done)
-  if done % steps_per_epoch and done < total:  # finish the interrupted epoch first
-    model.fit(dataset, epochs=done // steps_per_epoch + 1, initial_epoch=done // steps_per_epoch,
-              steps_per_epoch=steps_per_epoch - done % steps_per_epoch, callbacks=callback_list,
-              verbose=FLAGS.verbose)
+  while int(step.numpy()) < total:
     done = int(step.numpy())
-  if done < total:
-    model.fit(dataset, epochs=FLAGS.epochs, initial_epoch=done // steps_per_epoch,
-              steps_per_epoch=steps_per_epoch, callbacks=callback_list, verbose=FLAGS.verbose)
+    epoch = done // steps_per_epoch
+    # A resumed run first finishes its interrupted epoch; the dataset restarts at the next unseen batch.
+    dataset = pipelines.make_dataset(data.train, FLAGS.batch_size, seed=FLAGS.seed, start_batch=done)
+    if done % steps_per_epoch:
+      model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps_per_epoch - done % steps_per_epoch,
+                callbacks=callback_list, verbose=FLAGS.verbose)
+    else:
+      model.fit(dataset, epochs=FLAGS.epochs, initial_epoch=epoch, steps_per_epoch=steps_per_epoch,
+                callbacks=callback_list, verbose=FLAGS.verbose)
   after = validation.measure()
   summary = {"step": int(step.numpy()), "before": before, "after": after}
   from tsal_tf.io_utils import atomic_write_json

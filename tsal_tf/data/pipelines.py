@@ -2,7 +2,7 @@
 
 `make_dataset(source, batch_size, ...)` yields dicts of batched tensors with the same keys, dtypes and
 shapes as `source.example(...)`. Each epoch reshuffles and draws new augmentation: example i of epoch e
-uses seed `seed + e` so runs are reproducible and resumable.
+draws its augmentation from (seed + e, i), so runs are reproducible and resume exactly (`start_batch`).
 """
 
 import numpy as np
@@ -15,7 +15,7 @@ def _signature(source):
 
 
 def make_dataset(source, batch_size, shuffle=True, repeat=True, seed=0, num_parallel_calls=None,
-                 drop_remainder=True):
+                 drop_remainder=True, start_batch=0):
   """A tf.data.Dataset of batched examples from a `sources.Source`.
 
   Args:
@@ -26,6 +26,8 @@ def make_dataset(source, batch_size, shuffle=True, repeat=True, seed=0, num_para
     seed: base seed; epoch e uses seed + e for augmentation.
     num_parallel_calls: parallel workers (default tf.data.AUTOTUNE).
     drop_remainder: drop a last partial batch (training).
+    start_batch: skip this many batches (cheaply: before any example is loaded), so a resumed run sees
+      exactly the batches an uninterrupted run would have seen.
   """
   if len(source) == 0:
     raise ValueError(f"{type(source).__name__} is empty: no examples to build a dataset from")
@@ -51,7 +53,7 @@ def make_dataset(source, batch_size, shuffle=True, repeat=True, seed=0, num_para
       order = tf.range(n, dtype=tf.int64)
     return tf.data.Dataset.from_tensor_slices(order).map(lambda i: (i, epoch))
 
-  dataset = epochs.flat_map(epoch_indices)
+  dataset = epochs.flat_map(epoch_indices).skip(start_batch * batch_size)
   dataset = dataset.map(load_tf, num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE,
                         deterministic=True)
   return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
