@@ -76,6 +76,10 @@ class TeacherStudent(keras.Model):
                                  replicas)
       logs.update({f"teacher/{k}": v for k, v in teacher_terms.items()})
     logs["loss"] = logs["student/total"]
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+      # Keras reduces logs with strategy.reduce(..., axis=0), which rejects scalars under multi-worker
+      # collectives ("Invalid reduction dimension 0"); rank-1 logs get past it. Keras pinned to 3.15.1.
+      logs = {k: tf.reshape(tf.cast(v, "float32"), [1]) for k, v in logs.items()}
     return logs
 
   def evaluated_network(self):

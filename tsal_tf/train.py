@@ -38,6 +38,15 @@ def make_strategy(cpu_devices):
   return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")][:max(cpu_devices, 1)])
 
 
+def worker_run_dir(strategy, run_dir):
+  """The chief (or the only worker) writes to run_dir; other multi-worker workers to run_dir/worker_<i>."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or resolver.task_type in (None, "chief") or (
+      resolver.task_type == "worker" and resolver.task_id == 0):
+    return run_dir
+  return os.path.join(run_dir, f"{resolver.task_type}_{resolver.task_id}")
+
+
 def save_flags(run_dir):
   from tsal_tf.io_utils import atomic_write_text
   atomic_write_text(os.path.join(run_dir, "flags.txt"), FLAGS.flags_into_string())
@@ -56,14 +65,15 @@ def run():
 
   configure_devices(FLAGS.cpu_devices)
   keras.utils.set_random_seed(FLAGS.seed)
-  os.makedirs(FLAGS.run_dir, exist_ok=True)
-  save_flags(FLAGS.run_dir)
+  strategy = make_strategy(FLAGS.cpu_devices)
+  run_dir = worker_run_dir(strategy, FLAGS.run_dir)
+  os.makedirs(run_dir, exist_ok=True)
+  save_flags(run_dir)
   net_config = experiment.network_config()
   data = experiment.build_data(net_config)
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   logging.info("training examples: %d, steps per epoch: %d", len(data.train), steps_per_epoch)
 
-  strategy = make_strategy(FLAGS.cpu_devices)
   with strategy.scope():
     model = teacher_student.TeacherStudent(
         net_config, experiment.objective_config(), steps_per_epoch,
@@ -74,16 +84,16 @@ def run():
   checkpoint = tf.train.Checkpoint(student=model.student, teacher=model.teacher,
                                    student_optimizer=model.student_optimizer,
                                    teacher_optimizer=model.teacher_optimizer, queue=queue.variables)
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(FLAGS.run_dir, "checkpoints"), max_to_keep=3)
+  manager = tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"), max_to_keep=3)
   if FLAGS.resume and manager.latest_checkpoint:
     checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     print(f"resumed from {manager.latest_checkpoint} at step {int(step.numpy())}", flush=True)
   elif manager.latest_checkpoint:
-    raise SystemExit(f"{FLAGS.run_dir} already holds checkpoints: pass --resume to continue, or choose "
+    raise SystemExit(f"{run_dir} already holds checkpoints: pass --resume to continue, or choose "
                      f"another --run_dir")
 
   validation = callbacks.Validation(data.val_images, data.val_landmarks, data.val_clip_frames,
-                                    data.val_clip_landmarks, FLAGS.normalizer, FLAGS.run_dir, FLAGS.gamma)
+                                    data.val_clip_landmarks, FLAGS.normalizer, run_dir, FLAGS.gamma)
   validation.set_model(model)
   before = validation.measure()
   role = "teacher" if FLAGS.async_learning else "student"
@@ -94,7 +104,7 @@ def run():
   if FLAGS.async_learning:
     callback_list.append(callbacks.TeacherUpdate(queue))
   callback_list += [callbacks.Checkpointer(manager, step, FLAGS.checkpoint_every), validation,
-                    keras.callbacks.TensorBoard(os.path.join(FLAGS.run_dir, "tensorboard"), update_freq=50)]
+                    keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), update_freq=50)]
   total = FLAGS.epochs * steps_per_epoch
   while int(step.numpy()) < total:
     done = int(step.numpy())
@@ -102,15 +112,16 @@ def run():
     # A resumed run first finishes its interrupted epoch; the dataset restarts at the next unseen batch.
     dataset = pipelines.make_dataset(data.train, FLAGS.batch_size, seed=FLAGS.seed, start_batch=done)
     if done % steps_per_epoch:
-      model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps_per_epoch - done % steps_per_epoch,
-                callbacks=callback_list, verbose=FLAGS.verbose)
+      model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
+                steps_per_epoch=steps_per_epoch - done % steps_per_epoch, callbacks=callback_list,
+                verbose=FLAGS.verbose)
     else:
       model.fit(dataset, epochs=FLAGS.epochs, initial_epoch=epoch, steps_per_epoch=steps_per_epoch,
                 callbacks=callback_list, verbose=FLAGS.verbose)
   after = validation.measure()
   summary = {"step": int(step.numpy()), "before": before, "after": after}
   from tsal_tf.io_utils import atomic_write_json
-  atomic_write_json(os.path.join(FLAGS.run_dir, "final_validation.json"), summary)
+  atomic_write_json(os.path.join(run_dir, "final_validation.json"), summary)
   print(f"validation NME ({FLAGS.normalizer}) after training (step {summary['step']}): "
         + ", ".join(f"{k.split('/', 1)[1]} {100 * v:.2f}%" for k, v in sorted(after.items())), flush=True)
   return summary
