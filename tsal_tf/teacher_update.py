@@ -12,6 +12,16 @@ import keras
 from keras import ops
 
 
+def _write_slot(slot, position, value):
+  """slot[position] <- value. Under TensorFlow a strided-slice assignment writes one snapshot in place;
+  elsewhere (JAX) the functional slice_update rewrites the whole slot."""
+  if keras.backend.backend() == "tensorflow":
+    slot.value[position].assign(value)
+  else:
+    start = [position] + [0] * len(value.shape)
+    slot.assign(ops.slice_update(slot.value, start, ops.expand_dims(value, 0)))
+
+
 class StudentWeightQueue:
   """Holds the queue for a (student, teacher) pair of identically structured networks."""
 
@@ -42,8 +52,7 @@ class StudentWeightQueue:
       new = ops.convert_to_tensor(student.value)
       old = ops.take(slot.value, position, axis=0)
       total.assign((total.value - old) + new)
-      start = [position] + [0] * len(new.shape)
-      slot.assign(ops.slice_update(slot.value, start, ops.expand_dims(new, 0)))
+      _write_slot(slot, position, new)
       mean = total.value / ops.cast(count, total.dtype)
       teacher.assign(self.ema_lambda * teacher.value + (1.0 - self.ema_lambda) * mean)
     self.position.assign((position + 1) % self.length)
