@@ -1,0 +1,122 @@
+"""Export: geometry of the serving crop, fresh-process loading with stock TensorFlow, saved_model_cli, REST JSON."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tsal_tf import export
+from tsal_tf.data import augment
+from tsal_tf.model import network
+from tsal_tf.model.config import NetworkConfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  teacher = network.build_network(CONFIG, "teacher")
+  base = tmp_path_factory.mktemp("serving")
+  path = export.export(teacher, str(base), "tsal", 1)
+  return teacher, path
+
+
+def test_serving_crop_matches_the_training_crop():
+  # crop pixel u -> image pixel origin + scale * u must equal the inverse of the training similarity crop.
+  box = np.array([[20.0, 30.0, 80.0, 100.0]], np.float32)
+  _, origin, scale = export._crop_boxes(tf.constant(box), tf.constant([200.0]), tf.constant([160.0]), 32.0, 1.35)
+  matrix = augment.similarity_matrix(0.5 * (box[0, :2] + box[0, 2:]), 1.35 * 70.0, 32)
+  crop_points = np.array([[0.0, 0.0], [31.0, 31.0], [10.5, 20.25]])
+  expected = augment.apply_affine(crop_points, augment.invert_affine(matrix))
+  got = origin.numpy()[0] + scale.numpy()[0] * crop_points
+  np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+def test_version_folder_is_not_overwritten(exported):
+  teacher, path = exported
+  with pytest.raises(FileExistsError, match="choose another --version"):
+    export.export(teacher, os.path.dirname(os.path.dirname(path)), "tsal", 1)
+
+
+def test_loads_in_a_fresh_process_with_stock_tensorflow_only(exported, tmp_path):
+  teacher, path = exported
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (2, 40, 40, 3), dtype=np.uint8)
+  np.save(tmp_path / "images.npy", images)
+  script = f"""
+import sys, numpy as np, tensorflow as tf
+model = tf.saved_model.load({path!r})
+images = np.load({str(tmp_path / 'images.npy')!r})
+out = model.signatures["serving_default"](images=tf.constant(images), boxes=tf.fill([2, 4], -1.0))
+moved = model.signatures["track"](previous=tf.constant(images), current=tf.constant(images),
+                                  landmarks=out["landmarks"])
+np.save({str(tmp_path / 'landmarks.npy')!r}, out["landmarks"].numpy())
+np.save({str(tmp_path / 'tracked.npy')!r}, moved["landmarks"].numpy())
+assert not any(m.startswith("tsal_tf") for m in sys.modules), "project code was imported"
+"""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TSAL_PURE_TF_OPS="1")
+  result = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), env=env, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  landmarks = np.load(tmp_path / "landmarks.npy")
+  assert landmarks.shape == (2, 68, 2) and np.isfinite(landmarks).all()
+  # Same numbers as the in-process model on the same crop (whole 40x40 image -> 32x32).
+  crops = tf.image.crop_and_resize(images.astype(np.float32) / 255.0, [[0, 0, 1, 1]] * 2, [0, 1], [32, 32])
+  from tsal_tf.evaluation import predict_images
+  expected = predict_images(teacher, (crops.numpy() * 255.0))["fused"] * (39.0 / 31.0)
+  np.testing.assert_allclose(landmarks, expected, atol=2e-2)
+  # A zero-motion pair tracks (almost) nowhere: the untrained flow head is initialised to zero.
+  np.testing.assert_allclose(np.load(tmp_path / "tracked.npy"), landmarks, atol=1e-3)
+
+
+def test_saved_model_cli_runs_it(exported, tmp_path):
+  _, path = exported
+  np.save(tmp_path / "images.npy", np.zeros((1, 48, 48, 3), np.uint8))
+  np.save(tmp_path / "boxes.npy", np.array([[8, 8, 40, 40]], np.float32))
+  cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+  show = subprocess.run([cli, "show", "--dir", path, "--all"], capture_output=True, text=True, timeout=300)
+  assert "signature_def['serving_default']" in show.stdout and "signature_def['track']" in show.stdout
+  run = subprocess.run([cli, "run", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default",
+                        "--inputs", f"images={tmp_path}/images.npy;boxes={tmp_path}/boxes.npy"],
+                       capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert "Result for output key landmarks" in run.stdout
+
+
+def test_readme_rest_example_matches_the_signature(exported):
+  _, path = exported
+  readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+  block = re.search(r"```json\n(\{.*?\})\n```", readme, re.S)
+  assert block, "README needs the TF Serving REST request as a ```json block"
+  request = json.loads(block.group(1))
+  signature = tf.saved_model.load(path).signatures[request["signature_name"]]
+  specs = signature.structured_input_signature[1]
+  instance = request["instances"][0]
+  assert set(instance) == set(specs)
+  for name, value in instance.items():
+    array = np.asarray(value)
+    spec = specs[name]
+    assert array.ndim + 1 == len(spec.shape), name  # instances drop the batch dimension
+    assert all(s is None or s == d for s, d in zip(spec.shape[1:], array.shape)), name
+    kind = "i" if spec.dtype.is_integer else "f"
+    assert array.dtype.kind in (kind, "i"), name
+
+
+@pytest.mark.parametrize("images, boxes, message", [
+    (np.zeros((1, 8, 8, 3), np.float32), np.zeros((1, 4), np.float32), "expected to be a uint8 tensor"),
+    (np.zeros((1, 8, 8, 1), np.uint8), np.zeros((1, 4), np.float32), "must have 3 channels"),
+    (np.zeros((0, 8, 8, 3), np.uint8), np.zeros((0, 4), np.float32), "empty batch"),
+    (np.zeros((2, 8, 8, 3), np.uint8), np.zeros((1, 4), np.float32), "one per image"),
+])
+def test_bad_input_gives_a_clear_error(exported, images, boxes, message):
+  _, path = exported
+  serve = tf.saved_model.load(path).signatures["serving_default"]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    serve(images=tf.constant(images), boxes=tf.constant(boxes))
