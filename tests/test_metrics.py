@@ -60,3 +60,18 @@ def test_ced_plot_is_written(tmp_path):
   path = tmp_path / "ced.png"
   metrics.plot_ced({"teacher": np.array([0.01, 0.03])}, str(path))
   assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_jitter_of_constant_and_oscillating_tracks():
+  face = _face(10.0)
+  corner = np.linalg.norm(face[36] - face[45])
+  constant = np.stack([face] * 5)
+  assert metrics.jitter(constant) == 0.0
+  # +a / -a alternating in x: every step moves every point by 2a.
+  a = 0.5
+  oscillating = np.stack([face + [(-1) ** t * a, 0.0] for t in range(6)])
+  assert metrics.jitter(oscillating) == pytest.approx(2 * a / corner)
+  # Against ground truth that moves with the same oscillation there is no jitter; a steady bias has none either.
+  assert metrics.jitter(oscillating + [3.0, 1.0], ground_truth=oscillating) == pytest.approx(0.0, abs=1e-12)
+  with pytest.raises(ValueError, match="T >= 2"):
+    metrics.jitter(face[None])

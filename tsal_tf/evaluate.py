@@ -26,104 +26,14 @@ flags.DEFINE_integer("limit", 0, "Evaluate at most this many faces (0 = all).")
 flags.mark_flag_as_required("data_dir")
 
 
-def read_run_flags(run_dir):
-  """The `--name=value` lines of <run_dir>/flags.txt as a dict of strings."""
-  path = os.path.join(run_dir, "flags.txt")
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"{path}: not a training run directory (no flags.txt)")
-  values = {}
-  with open(path, encoding="utf-8") as f:
-    for line in f:
-      line = line.strip()
-      if line.startswith("--") and "=" in line:
-        name, value = line[2:].split("=", 1)
-        values[name] = value
-      elif line.startswith("--no"):
-        values[line[4:]] = "false"
-      elif line.startswith("--"):
-        values[line[2:]] = "true"
-  return values
-
-
-def network_config_from(run_flags, num_points=68):
-  from tsal_tf.model.config import NetworkConfig
-  ints = lambda key: tuple(int(v) for v in run_flags[key].split(","))
-  return NetworkConfig(input_size=int(run_flags["input_size"]), num_points=num_points,
-                       heatmap_stride=int(run_flags["heatmap_stride"]), widths=ints("widths"),
-                       head_width=int(run_flags["head_width"]), flow_widths=ints("flow_widths"),
-                       flow_scales=int(run_flags["flow_scales"]))
-
-
-def load_networks(run_dir, checkpoint=None):
-  """(teacher, student, run_flags) restored from a run's checkpoint."""
-  import tensorflow as tf
-  from tsal_tf.model import network
-  run_flags = read_run_flags(run_dir)
-  config = network_config_from(run_flags)
-  teacher = network.build_network(config, "teacher")
-  student = network.build_network(config, "student")
-  path = checkpoint or tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-  if path is None:
-    raise FileNotFoundError(f"{run_dir}/checkpoints: no checkpoint to evaluate")
-  tf.train.Checkpoint(teacher=teacher, student=student).restore(path).expect_partial()
-  return teacher, student, run_flags
-
-
-def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, clip_length=0, limit=0,
-                 eval_data="images", checkpoint=None):
-  """Metrics dict {role: {source: summary}} (plus per-video tables for 300VW) and per-face errors."""
-  import numpy as np
-  from tsal_tf import evaluation, metrics
-  from tsal_tf.data import formats, schemes, sources
-  teacher, student, run_flags = load_networks(run_dir, checkpoint)
-  size = teacher.config.input_size
-  k = clip_length or int(run_flags.get("clip_length", 3))
-  if eval_data == "images":
-    samples = formats.load_pts_folder(data_dir)
-    samples = samples[:limit] if limit else samples
-    image_source = sources.ImageSource(samples, size, schemes.IBUG68)
-    clip_source = sources.StillClipSource(samples, size, k, schemes.IBUG68)
-    video_ids = None
-  else:
-    videos = formats.load_300vw(data_dir)
-    clip_source = sources.VideoClipSource(videos, size, k, schemes.IBUG68, label_stride=1)
-    image_source = None
-    video_ids = [clip_source.starts[i][0] for i in range(len(clip_source))]
-    if limit:
-      video_ids = video_ids[:limit]
-  count = len(video_ids) if video_ids is not None else len(image_source)
-  clips = [clip_source.example(i) for i in range(count)]
-  frames = np.stack([c["frames"] for c in clips])
-  tracks = np.stack([c["landmarks"] for c in clips])
-  if image_source is not None:
-    faces = [image_source.example(i) for i in range(len(image_source))]
-    images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
-  else:
-    images, truth = frames[:, 0], tracks[:, 0]
-  results, curves = {}, {}
-  for role, net in (("teacher", teacher), ("student", student)):
-    errors = {}
-    predictions = evaluation.predict_images(net, images, float(run_flags.get("gamma", 0.8)))
-    for source in ("p_M", "p_C", "fused"):
-      errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
-    _, errors["tracking"] = evaluation.evaluate_tracking(net, frames, tracks, normalizer)
-    results[role] = {source: metrics.summarize(e, threshold) for source, e in errors.items()}
-    if video_ids is not None:
-      results[role]["per_video"] = metrics.per_video(errors["fused"], video_ids, threshold)
-    curves[f"{role} fused"] = errors["fused"]
-    curves[f"{role} tracking"] = errors["tracking"]
-  return {"normalizer": normalizer, "threshold": threshold, "faces": int(len(curves["teacher fused"])),
-          "data_dir": os.path.abspath(data_dir), "results": results}, curves
-
-
 def main(argv):
   del argv
-  from tsal_tf import metrics
+  from tsal_tf import evaluation, metrics
   from tsal_tf.io_utils import atomic_write_json
   if not FLAGS.run_dir:
     raise app.UsageError("--run_dir is required")
   try:
-    report, curves = evaluate_run(FLAGS.run_dir, FLAGS.data_dir, FLAGS.eval_normalizer, FLAGS.threshold,
+    report, curves = evaluation.evaluate_run(FLAGS.run_dir, FLAGS.data_dir, FLAGS.eval_normalizer, FLAGS.threshold,
                                   FLAGS.eval_clip_length, FLAGS.limit, FLAGS.eval_data, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as error:
     print(f"error: {error}", file=sys.stderr)

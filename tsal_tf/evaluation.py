@@ -4,6 +4,8 @@ Predictions are made in heatmap coordinates and mapped to crop pixels; NME is sc
 errors give the same NME as source-image errors (the crop is a similarity transform).
 """
 
+import os
+
 import numpy as np
 from keras import ops
 
@@ -49,3 +51,49 @@ def evaluate_tracking(net, frames, landmarks, normalizer="inter_pupil", batch_si
     errors.append(metrics.per_face_nme(tracks[:, 1:], landmarks[start:start + batch_size, 1:], normalizer))
   errors = np.concatenate(errors).ravel()
   return metrics.summarize(errors), errors
+
+
+def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, clip_length=0, limit=0,
+                 eval_data="images", checkpoint=None):
+  """Metrics dict {role: {source: summary}} (plus per-video tables for 300VW) and per-face errors."""
+  from tsal_tf.data import formats, schemes, sources
+  from tsal_tf.runs import load_networks
+  teacher, student, run_flags = load_networks(run_dir, checkpoint)
+  size = teacher.config.input_size
+  k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
+  if eval_data == "images":
+    samples = formats.load_pts_folder(data_dir)
+    samples = samples[:limit] if limit else samples
+    image_source = sources.ImageSource(samples, size, schemes.IBUG68)
+    clip_source = sources.StillClipSource(samples, size, k, schemes.IBUG68)
+    video_ids = None
+  else:
+    videos = formats.load_300vw(data_dir)
+    clip_source = sources.VideoClipSource(videos, size, k, schemes.IBUG68, label_stride=1)
+    image_source = None
+    video_ids = [clip_source.starts[i][0] for i in range(len(clip_source))]
+    if limit:
+      video_ids = video_ids[:limit]
+  count = len(video_ids) if video_ids is not None else len(image_source)
+  clips = [clip_source.example(i) for i in range(count)]
+  frames = np.stack([c["frames"] for c in clips])
+  tracks = np.stack([c["landmarks"] for c in clips])
+  if image_source is not None:
+    faces = [image_source.example(i) for i in range(len(image_source))]
+    images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
+  else:
+    images, truth = frames[:, 0], tracks[:, 0]
+  results, curves = {}, {}
+  for role, net in (("teacher", teacher), ("student", student)):
+    errors = {}
+    predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)))
+    for source in ("p_M", "p_C", "fused"):
+      errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
+    _, errors["tracking"] = evaluate_tracking(net, frames, tracks, normalizer)
+    results[role] = {source: metrics.summarize(e, threshold) for source, e in errors.items()}
+    if video_ids is not None:
+      results[role]["per_video"] = metrics.per_video(errors["fused"], video_ids, threshold)
+    curves[f"{role} fused"] = errors["fused"]
+    curves[f"{role} tracking"] = errors["tracking"]
+  return {"normalizer": normalizer, "threshold": threshold, "faces": int(len(curves["teacher fused"])),
+          "data_dir": os.path.abspath(data_dir), "results": results}, curves

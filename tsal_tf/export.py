@@ -141,7 +141,7 @@ def export(teacher, export_dir, model_name="tsal", version=1, gamma=0.8, crop_ma
 
 def main(argv):
   del argv
-  from tsal_tf.evaluate import load_networks
+  from tsal_tf.runs import load_networks
   if not FLAGS.run_dir or not FLAGS.export_dir:
     raise app.UsageError("--run_dir and --export_dir are required")
   try:

@@ -83,6 +83,24 @@ def per_video(errors, video_ids, threshold=0.08):
   return {str(v): summarize(errors[video_ids == v], threshold) for v in sorted(set(video_ids.tolist()))}
 
 
+def jitter(track, ground_truth=None, normalizer="inter_ocular"):
+  """Temporal jitter of a landmark track [T, N, 2] (T >= 2):
+
+    J = mean_{t=1..T-1} mean_n ||e_t,n - e_{t-1},n|| / d_t,   e_t = p_t - g_t  (or p_t without ground truth),
+
+  with d_t the normaliser of frame t (of the ground truth when given, else of the track itself). With ground
+  truth it measures how the error changes from frame to frame (a steady bias has zero jitter); without, it is
+  the raw landmark motion, which is jitter on a static clip.
+  """
+  track = np.asarray(track, np.float64)
+  if track.ndim != 3 or len(track) < 2:
+    raise ValueError(f"jitter needs a track [T >= 2, N, 2], got shape {track.shape}")
+  reference = track if ground_truth is None else np.asarray(ground_truth, np.float64)
+  error = track - (0.0 if ground_truth is None else reference)
+  steps = np.linalg.norm(np.diff(error, axis=0), axis=-1).mean(axis=-1)
+  return float(np.mean(steps / normalizer_distance(reference[1:], normalizer)))
+
+
 def plot_ced(curves, path, threshold=0.08, title="Cumulative error distribution"):
   """Write a CED plot PNG (atomically) of {label: per-face errors}."""
   import matplotlib

@@ -74,6 +74,13 @@ def source_box(landmarks=None, box=None):
   return schemes.landmark_box(np.asarray(landmarks, np.float64))
 
 
+def centre_transform(box, size, crop_margin):
+  """The un-augmented crop: a square of side crop_margin * max(w, h) centred on the box, resized to S."""
+  box = np.asarray(box, np.float64)
+  side = crop_margin * max(box[2] - box[0], box[3] - box[1], 1.0)
+  return CropTransform(similarity_matrix(0.5 * (box[:2] + box[2:]), side, size), size, False)
+
+
 def random_transform(rng, box, size, config):
   """Draw a CropTransform around `box` with the ranges of `config`."""
   box = np.asarray(box, np.float64)

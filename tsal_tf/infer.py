@@ -1,0 +1,199 @@
+"""Landmarks on a video or an image folder: `python -m tsal_tf.infer --video in.mp4 --output out.mp4 --landmarks out.json`.
+
+The first frame's face box comes from --box or from OpenCV's Haar frontal-face detector (shipped with
+opencv-python-headless 4.x; no download); each later box is the tight box of the previous frame's landmarks.
+Landmarks can be smoothed over time (--smoothing, an exponential moving average
+q_t = a * p_t + (1 - a) * q_{t-1} with a = 1 - smoothing). Writes an overlay video and per-frame landmarks
+(JSON or CSV by extension), both atomically, and prints the jitter (metrics.jitter) of the raw and the
+smoothed tracks. The model is a training run (--run_dir) or an exported SavedModel (--saved_model).
+"""
+
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("video", None, "Input video file, or a folder of frames (sorted by name).")
+flags.DEFINE_string("output", None, "Overlay video to write (.mp4 / .avi); optional.")
+flags.DEFINE_string("landmarks", None, "Per-frame landmarks to write (.json or .csv); optional.")
+flags.DEFINE_string("run_dir", None, "Training run directory (uses its teacher).")
+flags.DEFINE_string("saved_model", None, "Exported SavedModel version folder (alternative to --run_dir).")
+flags.DEFINE_list("box", None, "First-frame face box x1,y1,x2,y2 (default: Haar face detector).")
+flags.DEFINE_float("smoothing", 0.5, "Temporal smoothing in [0, 1): 0 = none.")
+flags.DEFINE_float("crop_margin", 1.35, "Crop side / face-box side (the training margin).")
+flags.DEFINE_integer("max_frames", 0, "Process at most this many frames (0 = all).")
+
+
+class VideoError(IOError):
+  """An input that cannot be read as a video or frame folder."""
+
+
+def read_frames(path):
+  """Yield RGB uint8 frames from a video file or a folder of images; (frames iterator, count, fps)."""
+  if os.path.isdir(path):
+    names = sorted(n for n in os.listdir(path) if n.lower().endswith((".jpg", ".jpeg", ".png", ".bmp")))
+    if not names:
+      raise VideoError(f"{path}: folder holds no .jpg/.png frames")
+    from tsal_tf.data.formats import read_image
+    return (read_image(os.path.join(path, n)) for n in names), len(names), 25.0
+  if not os.path.isfile(path):
+    raise VideoError(f"{path}: no such video file")
+  capture = cv2.VideoCapture(path)
+  ok, first = capture.read()
+  if not capture.isOpened() or not ok:
+    capture.release()
+    raise VideoError(f"{path}: cannot decode video (corrupt, empty or unsupported codec)")
+  count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+  fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+
+  def frames():
+    frame = first
+    try:
+      while frame is not None:
+        yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        ok, frame = capture.read()
+        frame = frame if ok else None
+    finally:
+      capture.release()
+
+  return frames(), count, fps
+
+
+def detect_face(frame):
+  """The largest Haar-cascade face as a landmark-like box (x1, y1, x2, y2), or None."""
+  cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
+  if cascade.empty():
+    raise RuntimeError("OpenCV ships no Haar cascade here (opencv-python-headless 5 has none): pass --box")
+  grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+  faces = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(40, 40))
+  if len(faces) == 0:
+    return None
+  x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+  # Haar boxes cover brow-to-chin; the 68-point box starts lower (brows) and is a little narrower.
+  return (x + 0.05 * w, y + 0.15 * h, x + 0.95 * w, y + 1.05 * h)
+
+
+class RunPredictor:
+  """The teacher of a training run, applied to crops made with augment.similarity_matrix."""
+
+  def __init__(self, run_dir, crop_margin):
+    from tsal_tf.runs import load_networks
+    self.teacher, _, run_flags = load_networks(run_dir)
+    self.gamma = float(run_flags.get("gamma", 0.8))
+    self.crop_margin = crop_margin
+
+  def __call__(self, frame, box):
+    from tsal_tf.data import augment, schemes
+    from tsal_tf.evaluation import predict_images
+    transform = augment.centre_transform(box, self.teacher.config.input_size, self.crop_margin)
+    crop = augment.warp_image(frame, transform)
+    points = predict_images(self.teacher, crop[None], self.gamma)["fused"][0]
+    return augment.crop_to_source(points, transform, schemes.IBUG68)
+
+
+class SavedModelPredictor:
+  """An exported SavedModel's serving_default signature (stock TensorFlow only)."""
+
+  def __init__(self, path):
+    import tensorflow as tf
+    self.serve = tf.saved_model.load(path).signatures["serving_default"]
+
+  def __call__(self, frame, box):
+    import tensorflow as tf
+    out = self.serve(images=tf.constant(frame[None]), boxes=tf.constant([box], tf.float32))
+    return out["landmarks"].numpy()[0]
+
+
+def smooth(track, smoothing):
+  """Exponential moving average over frames [T, N, 2]: q_t = a p_t + (1 - a) q_{t-1}, a = 1 - smoothing."""
+  track = np.asarray(track, np.float64)
+  out = track.copy()
+  for t in range(1, len(track)):
+    out[t] = (1.0 - smoothing) * track[t] + smoothing * out[t - 1]
+  return out
+
+
+def write_landmarks(path, track, fps):
+  from tsal_tf.io_utils import atomic_write_text
+  if path.lower().endswith(".csv"):
+    header = "frame," + ",".join(f"x{i},y{i}" for i in range(track.shape[1]))
+    rows = [f"{t}," + ",".join(f"{v:.3f}" for v in points.ravel()) for t, points in enumerate(track)]
+    atomic_write_text(path, "\n".join([header] + rows) + "\n")
+  else:
+    atomic_write_text(path, json.dumps({
+        "convention": "0-based pixel centres (x, y)", "fps": fps,
+        "frames": [{"frame": t, "landmarks": np.round(p, 3).tolist()} for t, p in enumerate(track)]}) + "\n")
+
+
+def run(video, predictor, box=None, smoothing=0.5, output=None, landmarks_path=None, max_frames=0):
+  """Track landmarks through a video; returns (raw track [T, N, 2], smoothed track [T, N, 2])."""
+  import contextlib
+  import keras
+  from tsal_tf import metrics
+  from tsal_tf.data import schemes
+  from tsal_tf.io_utils import atomic_path
+  from tsal_tf.tools import drawing
+  frames, count, fps = read_frames(video)
+  count = min(count, max_frames) if max_frames else count
+  progress = keras.utils.Progbar(count, unit_name="frame")
+  raw, smoothed, writer = [], [], None
+  with contextlib.ExitStack() as stack:
+    temporary = stack.enter_context(atomic_path(output)) if output else None
+    for t, frame in enumerate(frames):
+      if max_frames and t >= max_frames:
+        break
+      if t == 0 and box is None:
+        box = detect_face(frame)
+        if box is None:
+          raise VideoError(f"{video}: no face found in the first frame; pass --box x1,y1,x2,y2")
+      raw.append(predictor(frame, box))
+      smoothed.append(raw[-1] if t == 0 else (1.0 - smoothing) * raw[-1] + smoothing * smoothed[-1])
+      box = tuple(schemes.landmark_box(smoothed[-1]))
+      if temporary:
+        panel = drawing.draw_landmarks(frame, smoothed[-1])
+        if writer is None:
+          writer = cv2.VideoWriter(temporary, cv2.VideoWriter_fourcc(*"mp4v"), fps, panel.shape[1::-1])
+          if not writer.isOpened():
+            raise VideoError(f"{output}: cannot open a video writer (use .mp4 or .avi)")
+        writer.write(cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
+      progress.update(t + 1)
+    if writer is not None:
+      writer.release()
+  if not raw:
+    raise VideoError(f"{video}: no frames")
+  raw, smoothed = np.stack(raw), np.stack(smoothed)
+  if landmarks_path:
+    write_landmarks(landmarks_path, smoothed, fps)
+  print(f"{len(raw)} frames; jitter (mean frame-to-frame landmark motion / inter-ocular distance): "
+        f"raw {metrics.jitter(raw):.4f}, smoothed {metrics.jitter(smoothed):.4f}")
+  return raw, smoothed
+
+
+def main(argv):
+  del argv
+  if not FLAGS.video or not (FLAGS.run_dir or FLAGS.saved_model):
+    raise app.UsageError("--video and one of --run_dir / --saved_model are required")
+  if not 0.0 <= FLAGS.smoothing < 1.0:
+    raise app.UsageError("--smoothing must be in [0, 1)")
+  box = tuple(float(v) for v in FLAGS.box) if FLAGS.box else None
+  if box is not None and (len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]):
+    raise app.UsageError("--box must be x1,y1,x2,y2 with x2 > x1 and y2 > y1")
+  try:
+    predictor = (SavedModelPredictor(FLAGS.saved_model) if FLAGS.saved_model
+                 else RunPredictor(FLAGS.run_dir, FLAGS.crop_margin))
+    run(FLAGS.video, predictor, box, FLAGS.smoothing, FLAGS.output, FLAGS.landmarks, FLAGS.max_frames)
+  except (VideoError, FileNotFoundError, RuntimeError) as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+  for path in (FLAGS.output, FLAGS.landmarks):
+    if path:
+      print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

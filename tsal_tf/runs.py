@@ -1,0 +1,46 @@
+"""Reading a training run directory: its saved flags, network config and checkpointed networks."""
+
+import os
+
+
+def read_run_flags(run_dir):
+  """The `--name=value` lines of <run_dir>/flags.txt as a dict of strings."""
+  path = os.path.join(run_dir, "flags.txt")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{path}: not a training run directory (no flags.txt)")
+  values = {}
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      line = line.strip()
+      if line.startswith("--") and "=" in line:
+        name, value = line[2:].split("=", 1)
+        values[name] = value
+      elif line.startswith("--no"):
+        values[line[4:]] = "false"
+      elif line.startswith("--"):
+        values[line[2:]] = "true"
+  return values
+
+
+def network_config_from(run_flags, num_points=68):
+  from tsal_tf.model.config import NetworkConfig
+  ints = lambda key: tuple(int(v) for v in run_flags[key].split(","))
+  return NetworkConfig(input_size=int(run_flags["input_size"]), num_points=num_points,
+                       heatmap_stride=int(run_flags["heatmap_stride"]), widths=ints("widths"),
+                       head_width=int(run_flags["head_width"]), flow_widths=ints("flow_widths"),
+                       flow_scales=int(run_flags["flow_scales"]))
+
+
+def load_networks(run_dir, checkpoint=None):
+  """(teacher, student, run_flags) restored from a run's checkpoint."""
+  import tensorflow as tf
+  from tsal_tf.model import network
+  run_flags = read_run_flags(run_dir)
+  config = network_config_from(run_flags)
+  teacher = network.build_network(config, "teacher")
+  student = network.build_network(config, "student")
+  path = checkpoint or tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+  if path is None:
+    raise FileNotFoundError(f"{run_dir}/checkpoints: no checkpoint to evaluate")
+  tf.train.Checkpoint(teacher=teacher, student=student).restore(path).expect_partial()
+  return teacher, student, run_flags
