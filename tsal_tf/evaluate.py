@@ -45,9 +45,13 @@ def main(argv):
   print(f"{report['faces']} faces, NME normalised by {FLAGS.eval_normalizer}:")
   for role, sources in report["results"].items():
     for source, summary in sources.items():
-      if source != "per_video":
-        print(f"  {role:7s} {source:8s} NME {100 * summary['nme']:6.2f}%  AUC@{FLAGS.threshold} "
-              f"{summary['auc']:.4f}  FR@{FLAGS.threshold} {100 * summary['fr']:5.2f}%")
+      if source in ("per_video", "per_category"):
+        continue
+      print(f"  {role:7s} {source:8s} NME {100 * summary['nme']:6.2f}%  AUC@{FLAGS.threshold} "
+            f"{summary['auc']:.4f}  FR@{FLAGS.threshold} {100 * summary['fr']:5.2f}%  jitter {summary['jitter']:.4f}")
+    for category, summary in sources.get("per_category", {}).items():
+      print(f"  {role:7s} 300VW category {category}: AUC@{FLAGS.threshold} {summary['auc']:.4f}  "
+            f"FR@{FLAGS.threshold} {100 * summary['fr']:5.2f}%  ({summary['count']} faces)")
   print(f"wrote {output}.json and {output}_ced.png")
 
 

@@ -53,6 +53,27 @@ def evaluate_tracking(net, frames, landmarks, normalizer="inter_pupil", batch_si
   return metrics.summarize(errors), errors
 
 
+def clip_jitter(net, frames, tracks, normalizer="inter_ocular", gamma=0.8):
+  """{source: mean over clips of metrics.jitter(prediction, ground truth)} on clips [C, K, S, S, 3].
+
+  Detection sources predict every frame independently; tracking chains the flow from the frame-0 truth.
+  """
+  clips, num_frames = frames.shape[:2]
+  flat = predict_images(net, frames.reshape((-1,) + frames.shape[2:]), gamma)
+  jitter = {source: float(np.mean([metrics.jitter(track, truth, normalizer) for track, truth in zip(
+      flat[source].reshape(clips, num_frames, -1, 2), tracks)])) for source in ("p_M", "p_C", "fused")}
+  tracked = np.concatenate([track_clips(net, frames[i:i + 8], tracks[i:i + 8, 0]) for i in range(0, clips, 8)])
+  jitter["tracking"] = float(np.mean([metrics.jitter(t, g, normalizer) for t, g in zip(tracked, tracks)]))
+  return jitter
+
+
+def per_category(errors, video_ids, threshold=0.08):
+  """300VW categories A/B/C: {category: metrics.summarize(errors of its videos)} (only categories present)."""
+  from tsal_tf.data import protocols
+  categories = np.array([protocols.category_of(v) or "train" for v in video_ids])
+  return {str(c): metrics.summarize(np.asarray(errors)[categories == c], threshold) for c in sorted(set(categories))}
+
+
 def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, clip_length=0, limit=0,
                  eval_data="images", checkpoint=None):
   """Metrics dict {role: {source: summary}} (plus per-video tables for 300VW) and per-face errors."""
@@ -75,6 +96,8 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
     if limit:
       video_ids = video_ids[:limit]
   count = len(video_ids) if video_ids is not None else len(image_source)
+  if count == 0:
+    raise ValueError(f"{data_dir}: no evaluation clips of {k} annotated frames (try --eval_clip_length=2)")
   clips = [clip_source.example(i) for i in range(count)]
   frames = np.stack([c["frames"] for c in clips])
   tracks = np.stack([c["landmarks"] for c in clips])
@@ -91,8 +114,11 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
       errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
     _, errors["tracking"] = evaluate_tracking(net, frames, tracks, normalizer)
     results[role] = {source: metrics.summarize(e, threshold) for source, e in errors.items()}
+    for source, value in clip_jitter(net, frames, tracks, normalizer, float(run_flags.get("gamma", 0.8))).items():
+      results[role][source]["jitter"] = value
     if video_ids is not None:
       results[role]["per_video"] = metrics.per_video(errors["fused"], video_ids, threshold)
+      results[role]["per_category"] = per_category(errors["fused"], video_ids, threshold)
     curves[f"{role} fused"] = errors["fused"]
     curves[f"{role} tracking"] = errors["tracking"]
   return {"normalizer": normalizer, "threshold": threshold, "faces": int(len(curves["teacher fused"])),
