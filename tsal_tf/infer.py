@@ -17,6 +17,8 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from tsal_tf.data import face_detector
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("video", None, "Input video file, or a folder of frames (sorted by name).")
 flags.DEFINE_string("output", None, "Overlay video to write (.mp4 / .avi); optional.")
@@ -62,20 +64,6 @@ def read_frames(path):
       capture.release()
 
   return frames(), count, fps
-
-
-def detect_face(frame):
-  """The largest Haar-cascade face as a landmark-like box (x1, y1, x2, y2), or None."""
-  cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
-  if cascade.empty():
-    raise RuntimeError("OpenCV ships no Haar cascade here (opencv-python-headless 5 has none): pass --box")
-  grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-  faces = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(40, 40))
-  if len(faces) == 0:
-    return None
-  x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
-  # Haar boxes cover brow-to-chin; the 68-point box starts lower (brows) and is a little narrower.
-  return (x + 0.05 * w, y + 0.15 * h, x + 0.95 * w, y + 1.05 * h)
 
 
 class RunPredictor:
@@ -148,7 +136,7 @@ def run(video, predictor, box=None, smoothing=0.5, output=None, landmarks_path=N
       if max_frames and t >= max_frames:
         break
       if t == 0 and box is None:
-        box = detect_face(frame)
+        box = face_detector.detect_face(frame)
         if box is None:
           raise VideoError(f"{video}: no face found in the first frame; pass --box x1,y1,x2,y2")
       raw.append(predictor(frame, box))
