@@ -90,3 +90,10 @@ def test_pseudo_heatmap_loss_and_student_target():
 def test_omega_ramp(epoch, expected):
   assert float(losses.omega(epoch)) == pytest.approx(expected, rel=1e-5)
   assert losses.omega_value(epoch) == pytest.approx(expected, rel=1e-9)
+
+
+def test_foreground_weighted_heatmap_mse():
+  target = np.array([[[[1.0]], [[0.05]]]], np.float32)   # one pixel above 0.1, one below
+  predicted = np.zeros_like(target)
+  # weights 1 + 10 = 11 and 1: mean(11 * 1 + 1 * 0.0025) over 2 pixels
+  assert float(losses.heatmap_mse(predicted, target, 10.0)) == pytest.approx((11.0 + 0.0025) / 2)

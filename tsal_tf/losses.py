@@ -28,8 +28,9 @@ def heatmap_mse(predicted, target, foreground_weight=0.0):
   weighted loss map of Adaptive Wing) gets the network off the all-zero plateau of plain MSE much sooner;
   foreground_weight = 0 is plain MSE.
   """
-  target = ops.stop_gradient(target)
-  weight = 1.0 + foreground_weight * ops.cast(target > 0.1, "float32")
+  predicted = ops.convert_to_tensor(predicted)
+  target = ops.stop_gradient(ops.cast(target, predicted.dtype))
+  weight = 1.0 + foreground_weight * ops.cast(target > 0.1, predicted.dtype)
   return ops.mean(weight * ops.square(predicted - target))
 
 
