@@ -14,7 +14,9 @@ def atomic_path(path):
   """Yield a temporary path beside `path`; on success it is renamed to `path`, on error removed."""
   folder = os.path.dirname(os.path.abspath(path))
   os.makedirs(folder, exist_ok=True)
-  stem, ext = os.path.splitext(os.path.basename(path))
+  name = os.path.basename(path)
+  stem = name.split(".", 1)[0]
+  ext = name[len(stem):]  # the whole extension (".weights.h5"), so writers that check it accept the name
   fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=folder)
   os.close(fd)
   try:

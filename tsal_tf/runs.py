@@ -32,15 +32,22 @@ def network_config_from(run_flags, num_points=68):
 
 
 def load_networks(run_dir, checkpoint=None):
-  """(teacher, student, run_flags) restored from a run's checkpoint."""
-  import tensorflow as tf
+  """(teacher, student, run_flags) restored from a run's TF checkpoint or its JAX-run weight files."""
   from tsal_tf.model import network
   run_flags = read_run_flags(run_dir)
   config = network_config_from(run_flags)
   teacher = network.build_network(config, "teacher")
   student = network.build_network(config, "student")
-  path = checkpoint or tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-  if path is None:
-    raise FileNotFoundError(f"{run_dir}/checkpoints: no checkpoint to evaluate")
-  tf.train.Checkpoint(teacher=teacher, student=student).restore(path).expect_partial()
+  path = checkpoint
+  if path is None and os.path.isdir(os.path.join(run_dir, "checkpoints")):
+    import tensorflow as tf
+    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+  if path is not None:
+    import tensorflow as tf
+    tf.train.Checkpoint(teacher=teacher, student=student).restore(path).expect_partial()
+  elif os.path.isfile(os.path.join(run_dir, "teacher.weights.h5")):  # a run of train_jax (e.g. on the GPU)
+    teacher.load_weights(os.path.join(run_dir, "teacher.weights.h5"))
+    student.load_weights(os.path.join(run_dir, "student.weights.h5"))
+  else:
+    raise FileNotFoundError(f"{run_dir}: no checkpoints/ and no teacher.weights.h5 to load")
   return teacher, student, run_flags

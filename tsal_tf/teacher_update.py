@@ -57,3 +57,20 @@ class StudentWeightQueue:
       teacher.assign(self.ema_lambda * teacher.value + (1.0 - self.ema_lambda) * mean)
     self.position.assign((position + 1) % self.length)
     self.count.assign(count)
+
+
+def functional_update(slots, sums, position, count, student, teacher, length, ema_lambda):
+  """Eq. 8 on plain arrays (for jitted JAX steps): the same arithmetic as StudentWeightQueue.update.
+
+  Args are lists of arrays (slots [v, *w.shape], sums, student and teacher weights) and scalar
+  position/count; returns (slots, sums, position, count, teacher) updated.
+  """
+  count = ops.minimum(count + 1, length)
+  new_slots, new_sums, new_teacher = [], [], []
+  for slot, total, s, t in zip(slots, sums, student, teacher):
+    old = ops.take(slot, position, axis=0)
+    total = (total - old) + s
+    new_slots.append(ops.slice_update(slot, [position] + [0] * len(s.shape), ops.expand_dims(s, 0)))
+    new_sums.append(total)
+    new_teacher.append(ema_lambda * t + (1.0 - ema_lambda) * total / ops.cast(count, total.dtype))
+  return new_slots, new_sums, (position + 1) % length, count, new_teacher
