@@ -23,6 +23,7 @@ flags.DEFINE_enum("eval_normalizer", "inter_pupil", ["inter_pupil", "inter_ocula
 flags.DEFINE_float("threshold", 0.08, "AUC / failure-rate threshold.")
 flags.DEFINE_integer("eval_clip_length", 0, "Frames per evaluation clip (0 = the run's clip_length).")
 flags.DEFINE_integer("limit", 0, "Evaluate at most this many faces (0 = all).")
+flags.DEFINE_string("mean_shape_from", None, "Also report the NME of the mean shape of this .pts folder.")
 flags.mark_flag_as_required("data_dir")
 
 
@@ -38,6 +39,11 @@ def main(argv):
   except (FileNotFoundError, ValueError) as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
+  if FLAGS.mean_shape_from:
+    from tsal_tf.runs import read_run_flags
+    errors = evaluation.mean_shape_errors(FLAGS.mean_shape_from, FLAGS.data_dir,
+                                          int(read_run_flags(FLAGS.run_dir)["input_size"]), FLAGS.eval_normalizer)
+    report["mean_shape"] = metrics.summarize(errors, FLAGS.threshold)
   output = FLAGS.output or os.path.join(FLAGS.run_dir, "eval_" + os.path.basename(os.path.normpath(FLAGS.data_dir)))
   atomic_write_json(output + ".json", report)
   metrics.plot_ced(curves, output + "_ced.png", FLAGS.threshold,
@@ -52,6 +58,8 @@ def main(argv):
     for category, summary in sources.get("per_category", {}).items():
       print(f"  {role:7s} 300VW category {category}: AUC@{FLAGS.threshold} {summary['auc']:.4f}  "
             f"FR@{FLAGS.threshold} {100 * summary['fr']:5.2f}%  ({summary['count']} faces)")
+  if "mean_shape" in report:
+    print(f"  reference: the mean training shape in every crop: NME {100 * report['mean_shape']['nme']:.2f}%")
   print(f"wrote {output}.json and {output}_ced.png")
 
 

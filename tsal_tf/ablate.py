@@ -1,0 +1,189 @@
+"""The paper's ablation study (Table 3 and the mu sweep of Fig. 6) on one data set and budget:
+
+    python -m tsal_tf.ablate --flagfile=configs/ablation_300w_video.flags
+
+Every row trains with `python -m tsal_tf.train` in its own run directory under --study_dir (a fresh process
+per row), is evaluated on --eval_dir, and logs its hyper-parameters and metrics through TensorBoard's HParams
+plugin, so `tensorboard --logdir <study_dir>` compares the rows side by side. Re-running skips finished rows
+and resumes an interrupted one. Then the report: results/ablation.md, .csv and plots (NME per row, CED
+curves, tracking pseudo-label AUC with and without MFDS (Fig. 5), NME vs mu (Fig. 6)).
+"""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("base_flags", "configs/300w_video.flags", "Training flagfile shared by every row.")
+flags.DEFINE_string("study_dir", "runs/ablation", "Folder of the rows' run directories.")
+flags.DEFINE_string("eval_dir", "../shared/data/300w_helen_test", "300W-style evaluation folder.")
+flags.DEFINE_list("extra_flags", [], "Flags added to every row (e.g. --epochs=2), comma-separated.")
+flags.DEFINE_list("parts", ["table3", "mu"], "Which parts to run: table3, mu.")
+flags.DEFINE_string("report_dir", "results", "Where ablation.md / .csv / plots go.")
+
+TABLE3 = [  # (row, sic, mfds, asynchronous learning)
+    ("baseline", False, False, False), ("single_sic", True, False, False), ("single_mfds", False, True, False),
+    ("single_sic_mfds", True, True, False), ("st", False, False, True), ("st_sic", True, False, True),
+    ("st_mfds", False, True, True), ("st_sic_mfds", True, True, True)]
+MU_SWEEP = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def rows(parts):
+  """[(name, {hyper-parameters})] of the requested parts (the mu = 0.6 row is Table 3's full row)."""
+  selected = []
+  if "table3" in parts:
+    selected += [(name, {"sic": sic, "mfds": mfds, "async_learning": asynchronous, "mu": 0.6})
+                 for name, sic, mfds, asynchronous in TABLE3]
+  if "mu" in parts:
+    selected += [("st_sic_mfds" if mu == 0.6 else f"mu_{mu:.1f}",
+                  {"sic": True, "mfds": True, "async_learning": True, "mu": mu}) for mu in MU_SWEEP]
+  unique = {}
+  for name, hparams in selected:
+    unique.setdefault(name, hparams)
+  return list(unique.items())
+
+
+def flag_args(hparams):
+  return [f"--{k}" if v is True else f"--no{k}" if v is False else f"--{k}={v}" for k, v in hparams.items()]
+
+
+def run_row(name, hparams):
+  """Train (or resume) and evaluate one row; returns its evaluation report (cached in the run dir)."""
+  run_dir = os.path.join(FLAGS.study_dir, name)
+  report_path = os.path.join(run_dir, "eval.json")
+  if os.path.isfile(report_path):
+    print(f"[ablate] {name}: done, skipped")
+    with open(report_path, encoding="utf-8") as f:
+      return json.load(f)
+  resume = ["--resume"] if os.path.isdir(os.path.join(run_dir, "checkpoints")) else []
+  command = [sys.executable, "-m", "tsal_tf.train", f"--flagfile={FLAGS.base_flags}", f"--run_dir={run_dir}",
+             "--verbose=2", *flag_args(hparams), *[f if f.startswith("--") else f"--{f}" for f in FLAGS.extra_flags],
+             *resume]
+  print(f"[ablate] {name}: {'resuming' if resume else 'training'} ({' '.join(flag_args(hparams))})", flush=True)
+  start = time.time()
+  os.makedirs(run_dir, exist_ok=True)
+  with open(os.path.join(run_dir, "train.log"), "a", encoding="utf-8") as log:
+    subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
+  seconds = time.time() - start
+  from tsal_tf import evaluation
+  from tsal_tf.io_utils import atomic_write_json
+  report, curves = evaluation.evaluate_run(run_dir, FLAGS.eval_dir)
+  report["train_seconds"] = seconds  # of the session that finished the row (a resumed row: its last part)
+  report["hparams"] = hparams
+  report["curves"] = {k: [float(x) for x in v] for k, v in curves.items()}
+  write_hparams(run_dir, hparams, report)
+  atomic_write_json(report_path, report)
+  print(f"[ablate] {name}: {report['train_seconds'] / 60:.1f} min", flush=True)
+  return report
+
+
+def headline(report):
+  """(role, fused summary) reported for a row: the teacher with asynchronous learning, else the model."""
+  role = "teacher" if "teacher" in report["results"] else "student"
+  return role, report["results"][role]["fused"]
+
+
+def write_hparams(run_dir, hparams, report):
+  """One HParams session per row (TensorBoard's HParams tab lists them side by side)."""
+  import tensorflow as tf
+  from tensorboard.plugins.hparams import api as hp
+  with tf.summary.create_file_writer(os.path.join(run_dir, "hparams")).as_default():
+    hp.hparams({k: (float(v) if not isinstance(v, bool) else v) for k, v in hparams.items()}, trial_id=run_dir)
+    for role, sources in report["results"].items():
+      for source, summary in sources.items():
+        if isinstance(summary, dict) and "nme" in summary:
+          tf.summary.scalar(f"eval/{role}_{source}_nme", summary["nme"], step=0)
+          tf.summary.scalar(f"eval/{role}_{source}_auc", summary["auc"], step=0)
+
+
+def write_hparams_config(study_dir):
+  import tensorflow as tf
+  from tensorboard.plugins.hparams import api as hp
+  metrics = [hp.Metric(f"eval/{role}_{source}_{kind}", group="hparams", display_name=f"{role} {source} {kind}")
+             for role in ("teacher", "student") for source in ("fused", "p_M", "p_C", "tracking")
+             for kind in ("nme", "auc")]
+  with tf.summary.create_file_writer(study_dir).as_default():
+    hp.hparams_config(hparams=[hp.HParam("sic", hp.Discrete([False, True])),
+                               hp.HParam("mfds", hp.Discrete([False, True])),
+                               hp.HParam("async_learning", hp.Discrete([False, True])),
+                               hp.HParam("mu", hp.RealInterval(0.0, 1.0))], metrics=metrics)
+
+
+def write_report(results, report_dir, command):
+  """results/ablation.md, ablation.csv and ablation_*.png from {row: report}."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  import numpy as np
+  from tsal_tf import metrics
+  from tsal_tf.io_utils import atomic_path, atomic_write_text
+  os.makedirs(report_dir, exist_ok=True)
+  table = io.StringIO()
+  writer = csv.writer(table)
+  header = ["row", "sic", "mfds", "async", "mu", "model", "NME fused %", "NME p_M %", "NME p_C %",
+            "AUC@0.08 fused", "tracking AUC@0.08", "train min"]
+  writer.writerow(header)
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for name, report in results.items():
+    h = report["hparams"]
+    roles = ["teacher", "student"] if "teacher" in report["results"] else ["student"]
+    for role in roles:
+      r = report["results"][role]
+      row = [name, h["sic"], h["mfds"], h["async_learning"], h["mu"], role if h["async_learning"] else "single",
+             f"{100 * r['fused']['nme']:.2f}", f"{100 * r['p_M']['nme']:.2f}", f"{100 * r['p_C']['nme']:.2f}",
+             f"{r['fused']['auc']:.4f}", f"{r['tracking']['auc']:.4f}", f"{report['train_seconds'] / 60:.1f}"]
+      writer.writerow(row)
+      lines.append("| " + " | ".join(str(x) for x in row) + " |")
+  atomic_write_text(os.path.join(report_dir, "ablation.csv"), table.getvalue())
+  figure, axes = plt.subplots(1, 3, figsize=(15, 4), dpi=110)
+  names = list(results)
+  axes[0].bar(names, [100 * headline(results[n])[1]["nme"] for n in names])
+  axes[0].set_ylabel("NME fused % (teacher or single model)"), axes[0].tick_params(axis="x", rotation=60)
+  for name in names:
+    role = headline(results[name])[0]
+    errors = results[name]["curves"][f"{role} fused"]
+    thresholds, fractions = metrics.ced_curve(errors)
+    axes[1].plot(thresholds, fractions, label=name)
+  axes[1].set_title("CED (fused)"), axes[1].legend(fontsize=6)
+  mu_rows = [(r["hparams"]["mu"], 100 * headline(r)[1]["nme"]) for n, r in results.items()
+             if r["hparams"]["async_learning"] and r["hparams"]["sic"] and r["hparams"]["mfds"]]
+  if mu_rows:
+    mu_rows.sort()
+    axes[2].plot(*zip(*mu_rows), marker="o")
+    axes[2].set_xlabel("mu"), axes[2].set_ylabel("teacher NME fused %"), axes[2].set_title("Fig. 6 analogue")
+  figure.tight_layout()
+  with atomic_path(os.path.join(report_dir, "ablation.png")) as temporary:
+    figure.savefig(temporary, format="png")
+  plt.close(figure)
+  fig5 = [(n, results[n]["results"][headline(results[n])[0]]["tracking"]["auc"]) for n in names]
+  text = ["# Ablation study (Table 3 and Fig. 5-6 analogues)", "",
+          f"Regenerate: `{command}`", "",
+          f"Evaluation: {results[names[0]]['faces']} faces of `{os.path.basename(FLAGS.eval_dir)}`, NME normalised "
+          f"by {results[names[0]]['normalizer']}; fused = 0.8 p_M + 0.2 p_C. Training: `{FLAGS.base_flags}` "
+          f"with {' '.join(FLAGS.extra_flags) or 'no extra flags'}.", "", *lines, "",
+          "Fig. 5 analogue — AUC@0.08 of the tracked pseudo-labels phi(V, p_l) on the unlabeled frames:", "",
+          "| row | MFDS | tracking AUC@0.08 |", "|---|---|---|",
+          *[f"| {n} | {results[n]['hparams']['mfds']} | {auc:.4f} |" for n, auc in fig5], "",
+          "![ablation](ablation.png)", ""]
+  atomic_write_text(os.path.join(report_dir, "ablation.md"), "\n".join(text))
+
+
+def main(argv):
+  del argv
+  os.makedirs(FLAGS.study_dir, exist_ok=True)
+  write_hparams_config(FLAGS.study_dir)
+  results = {name: run_row(name, hparams) for name, hparams in rows(FLAGS.parts)}
+  command = "python -m tsal_tf.ablate " + " ".join(a for a in sys.argv[1:])
+  write_report(results, FLAGS.report_dir, command)
+  print(f"wrote {FLAGS.report_dir}/ablation.md, ablation.csv and ablation.png")
+
+
+if __name__ == "__main__":
+  app.run(main)
