@@ -15,7 +15,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 stamp="$venv/.tsal_tf-installed${extras:+-test}"
 want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+# The test install is a superset of the runtime one.
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] && [ "$(cat "$venv/.tsal_tf-installed-test" 2>/dev/null)" != "$want" -o -n "$extras" ]; then
   echo "[setup] installing tsal_tf$extras and its pinned dependencies"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -e ".$extras"
   echo "$want" > "$stamp"
