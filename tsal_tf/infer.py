@@ -1,7 +1,8 @@
 """Landmarks on a video or an image folder: `python -m tsal_tf.infer --video in.mp4 --output out.mp4 --landmarks out.json`.
 
 The first frame's face box comes from --box or from OpenCV's Haar frontal-face detector (shipped with
-opencv-python-headless 4.x; no download); each later box is the tight box of the previous frame's landmarks.
+opencv-python-headless 4.x; no download); later boxes come from the detector (every --redetect_every frames)
+and otherwise from the previous frame's landmarks.
 Landmarks can be smoothed over time (--smoothing, an exponential moving average
 q_t = a * p_t + (1 - a) * q_{t-1} with a = 1 - smoothing). Writes an overlay video and per-frame landmarks
 (JSON or CSV by extension), both atomically, and prints the jitter (metrics.jitter) of the raw and the
@@ -29,6 +30,8 @@ flags.DEFINE_list("box", None, "First-frame face box x1,y1,x2,y2 (default: Haar 
 flags.DEFINE_float("smoothing", 0.5, "Temporal smoothing in [0, 1): 0 = none.")
 flags.DEFINE_float("crop_margin", 1.35, "Crop side / face-box side (the training margin).")
 flags.DEFINE_integer("max_frames", 0, "Process at most this many frames (0 = all).")
+flags.DEFINE_integer("redetect_every", 1, "Run the face detector every n-th frame for the crop box (0 = only "
+                     "on the first frame; later boxes then follow the landmarks).")
 
 
 class VideoError(IOError):
@@ -118,8 +121,13 @@ def write_landmarks(path, track, fps):
         "frames": [{"frame": t, "landmarks": np.round(p, 3).tolist()} for t, p in enumerate(track)]}) + "\n")
 
 
-def run(video, predictor, box=None, smoothing=0.5, output=None, landmarks_path=None, max_frames=0):
-  """Track landmarks through a video; returns (raw track [T, N, 2], smoothed track [T, N, 2])."""
+def run(video, predictor, box=None, smoothing=0.5, output=None, landmarks_path=None, max_frames=0,
+        redetect_every=1):
+  """Track landmarks through a video; returns (raw track [T, N, 2], smoothed track [T, N, 2]).
+
+  The crop box of frame t: the detector's face on the frames it runs on (every `redetect_every`-th frame),
+  otherwise the box of frame t-1's smoothed landmarks; frame 0 uses `box` when given.
+  """
   import contextlib
   import keras
   from tsal_tf import metrics
@@ -135,8 +143,8 @@ def run(video, predictor, box=None, smoothing=0.5, output=None, landmarks_path=N
     for t, frame in enumerate(frames):
       if max_frames and t >= max_frames:
         break
-      if t == 0 and box is None:
-        box = face_detector.detect_face(frame)
+      if not (t == 0 and box is not None) and (t == 0 or (redetect_every and t % redetect_every == 0)):
+        box = face_detector.detect_face(frame) or box
         if box is None:
           raise VideoError(f"{video}: no face found in the first frame; pass --box x1,y1,x2,y2")
       raw.append(predictor(frame, box))
@@ -174,7 +182,8 @@ def main(argv):
   try:
     predictor = (SavedModelPredictor(FLAGS.saved_model) if FLAGS.saved_model
                  else RunPredictor(FLAGS.run_dir, FLAGS.crop_margin))
-    run(FLAGS.video, predictor, box, FLAGS.smoothing, FLAGS.output, FLAGS.landmarks, FLAGS.max_frames)
+    run(FLAGS.video, predictor, box, FLAGS.smoothing, FLAGS.output, FLAGS.landmarks, FLAGS.max_frames,
+        FLAGS.redetect_every)
   except (VideoError, FileNotFoundError, RuntimeError) as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)

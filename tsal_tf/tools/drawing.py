@@ -10,7 +10,7 @@ def draw_landmarks(image, points, truth=None, scale=1, colour=(0, 230, 0), truth
   Points use the 0-based pixel-centre convention; drawing is sub-pixel (cv2 shift of 4 bits).
   """
   canvas = cv2.resize(np.ascontiguousarray(image), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-  radius = max(1, scale)
+  radius = max(1, scale, round(scale * min(image.shape[:2]) / 250))  # visible on large frames too
   for group, col in ((truth, truth_colour), (points, colour)):
     if group is None:
       continue
