@@ -27,6 +27,8 @@ flags.DEFINE_string("eval_dir", "../shared/data/300w_helen_test", "300W-style ev
 flags.DEFINE_list("extra_flags", [], "Flags added to every row (e.g. --epochs=2), comma-separated.")
 flags.DEFINE_list("parts", ["table3", "mu"], "Which parts to run: table3, mu.")
 flags.DEFINE_string("report_dir", "results", "Where ablation.md / .csv / plots go.")
+flags.DEFINE_list("only_rows", [], "Run only these rows (names as in the report); default all.")
+flags.DEFINE_integer("eval_limit", 0, "Evaluate each row on at most this many faces (0 = all).")
 
 TABLE3 = [  # (row, sic, mfds, asynchronous learning)
     ("baseline", False, False, False), ("single_sic", True, False, False), ("single_mfds", False, True, False),
@@ -47,7 +49,7 @@ def rows(parts):
   unique = {}
   for name, hparams in selected:
     unique.setdefault(name, hparams)
-  return list(unique.items())
+  return [(n, h) for n, h in unique.items() if not FLAGS.only_rows or n in FLAGS.only_rows]
 
 
 def flag_args(hparams):
@@ -74,7 +76,7 @@ def run_row(name, hparams):
   seconds = time.time() - start
   from tsal_tf import evaluation
   from tsal_tf.io_utils import atomic_write_json
-  report, curves = evaluation.evaluate_run(run_dir, FLAGS.eval_dir)
+  report, curves = evaluation.evaluate_run(run_dir, FLAGS.eval_dir, limit=FLAGS.eval_limit)
   report["train_seconds"] = seconds  # of the session that finished the row (a resumed row: its last part)
   report["hparams"] = hparams
   report["curves"] = {k: [float(x) for x in v] for k, v in curves.items()}
