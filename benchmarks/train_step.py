@@ -34,8 +34,8 @@ def main(argv):
   from tsal_tf.model import decoders, network
   from tsal_tf.teacher_student import TeacherStudent
 
+  data = experiment.build_data()
   net_config = experiment.network_config()
-  data = experiment.build_data(net_config)
   batch = next(iter(pipelines.make_dataset(data.train, FLAGS.batch_size)))
   tsal = TeacherStudent(net_config, experiment.objective_config(), steps_per_epoch=100)
   tsal.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))

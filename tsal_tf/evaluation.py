@@ -95,8 +95,11 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   if eval_data == "images":
     samples = formats.load_pts_folder(data_dir)
     samples = samples[:limit] if limit else samples
-    image_source = sources.ImageSource(samples, size, schemes.IBUG68)
-    clip_source = sources.StillClipSource(samples, size, k, schemes.IBUG68)
+    scheme = sources.scheme_of(samples)
+    if scheme.num_points != teacher.config.num_points:
+      raise ValueError(f"{data_dir}: {scheme.num_points}-point faces, the model predicts {teacher.config.num_points}")
+    image_source = sources.ImageSource(samples, size, scheme)
+    clip_source = sources.StillClipSource(samples, size, k, scheme)
     video_ids = None
   else:
     videos = formats.load_300vw(data_dir)

@@ -18,8 +18,9 @@ from tsal_tf.objective import ObjectiveConfig
 FLAGS = flags.FLAGS
 
 
-def network_config(num_points=68):
-  return NetworkConfig(input_size=FLAGS.input_size, num_points=num_points, heatmap_stride=FLAGS.heatmap_stride,
+def network_config():
+  """The network of the flags; --num_points is set from the training data by build_data()."""
+  return NetworkConfig(input_size=FLAGS.input_size, num_points=FLAGS.num_points, heatmap_stride=FLAGS.heatmap_stride,
                        widths=tuple(int(w) for w in FLAGS.widths), head_width=FLAGS.head_width,
                        flow_widths=tuple(int(w) for w in FLAGS.flow_widths), flow_scales=FLAGS.flow_scales)
 
@@ -65,17 +66,25 @@ def _videos_from_list(list_path):
   return videos
 
 
-def build_data(net_config):
-  """Training source and validation arrays for the flags' --data choice."""
-  size, k = net_config.input_size, FLAGS.clip_length
+def build_data():
+  """Training source, validation arrays and landmark scheme for the flags' --data choice.
+
+  Sets --num_points to the scheme's point count (68 for iBUG, 19 for AFLW), so call it before
+  network_config() and before saving the flags.
+  """
+  size, k = FLAGS.input_size, FLAGS.clip_length
   train_augment = augment.TRAIN_AUGMENT if FLAGS.augment else augment.NO_AUGMENT
   if FLAGS.data == "synthetic":
+    scheme = schemes.IBUG68
     train = sources.SyntheticClipSource(FLAGS.train_count, size, k)
   elif FLAGS.data == "300w_clips":
-    train = sources.StillClipSource(_load_folder(FLAGS.train_dir), size, k, schemes.IBUG68, train_augment)
+    samples = _load_folder(FLAGS.train_dir)
+    scheme = sources.scheme_of(samples)
+    train = sources.StillClipSource(sources.check_scheme(samples, scheme), size, k, scheme, train_augment)
   elif FLAGS.data == "300vw":
     videos = formats.load_300vw(FLAGS.train_dir, skip_bad=FLAGS.skip_bad)
-    train = sources.VideoClipSource(videos, size, k, schemes.IBUG68, train_augment, FLAGS.label_stride,
+    scheme = schemes.IBUG68
+    train = sources.VideoClipSource(videos, size, k, scheme, train_augment, FLAGS.label_stride,
                                     FLAGS.frame_step)
   else:
     videos = _videos_from_list(FLAGS.train_list)
@@ -87,10 +96,9 @@ def build_data(net_config):
 
   if FLAGS.val_dir:
     samples = _load_folder(FLAGS.val_dir)
-    samples = samples[:FLAGS.val_count] if FLAGS.val_count else samples
-    images, landmarks = _stack(sources.ImageSource(samples, size, schemes.IBUG68), len(samples), "image",
-                               "landmarks")
-    clip_source = sources.StillClipSource(samples, size, k, schemes.IBUG68)
+    samples = sources.check_scheme(samples[:FLAGS.val_count] if FLAGS.val_count else samples, scheme)
+    images, landmarks = _stack(sources.ImageSource(samples, size, scheme), len(samples), "image", "landmarks")
+    clip_source = sources.StillClipSource(samples, size, k, scheme)
   else:
     clip_source = sources.SyntheticClipSource(FLAGS.val_count, size, k)
     clip_source.rng = lambda index, seed: np.random.default_rng([10**6, index])  # disjoint from training
@@ -98,5 +106,6 @@ def build_data(net_config):
     images, landmarks = frames[:, 0], tracks[:, 0]
   count = min(FLAGS.val_clip_count, len(clip_source))
   clip_frames, clip_landmarks = _stack(clip_source, count, "frames", "landmarks") if count else (None, None)
-  return types.SimpleNamespace(train=train, val_images=images, val_landmarks=landmarks,
+  FLAGS.num_points = scheme.num_points
+  return types.SimpleNamespace(train=train, scheme=scheme, val_images=images, val_landmarks=landmarks,
                                val_clip_frames=clip_frames, val_clip_landmarks=clip_landmarks)

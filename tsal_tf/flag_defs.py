@@ -18,6 +18,7 @@ flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / c
 flags.DEFINE_boolean("skip_bad", False, "Skip malformed annotations (reported) instead of stopping.")
 
 # Network.
+flags.DEFINE_integer("num_points", 68, "Landmarks per face; set from the training data (68 iBUG, 19 AFLW).")
 flags.DEFINE_integer("input_size", 64, "Input crop side S.")
 flags.DEFINE_integer("heatmap_stride", 2, "Heatmaps, offsets and flow are at S / stride.")
 flags.DEFINE_list("widths", ["16", "32", "48", "64"], "Encoder widths per stage.")

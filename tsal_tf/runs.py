@@ -22,10 +22,10 @@ def read_run_flags(run_dir):
   return values
 
 
-def network_config_from(run_flags, num_points=68):
+def network_config_from(run_flags):
   from tsal_tf.model.config import NetworkConfig
   ints = lambda key: tuple(int(v) for v in run_flags[key].split(","))
-  return NetworkConfig(input_size=int(run_flags["input_size"]), num_points=num_points,
+  return NetworkConfig(input_size=int(run_flags["input_size"]), num_points=int(run_flags.get("num_points", 68)),
                        heatmap_stride=int(run_flags["heatmap_stride"]), widths=ints("widths"),
                        head_width=int(run_flags["head_width"]), flow_widths=ints("flow_widths"),
                        flow_scales=int(run_flags["flow_scales"]))

@@ -68,9 +68,9 @@ def run():
   strategy = make_strategy(FLAGS.cpu_devices)
   run_dir = worker_run_dir(strategy, FLAGS.run_dir)
   os.makedirs(run_dir, exist_ok=True)
-  save_flags(run_dir)
+  data = experiment.build_data()
   net_config = experiment.network_config()
-  data = experiment.build_data(net_config)
+  save_flags(run_dir)
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   logging.info("training examples: %d, steps per epoch: %d", len(data.train), steps_per_epoch)
 

@@ -31,9 +31,9 @@ def run():
 
   keras.utils.set_random_seed(FLAGS.seed)
   os.makedirs(FLAGS.run_dir, exist_ok=True)
-  atomic_write_text(os.path.join(FLAGS.run_dir, "flags.txt"), FLAGS.flags_into_string())
+  data = experiment.build_data()
   net_config = experiment.network_config()
-  data = experiment.build_data(net_config)
+  atomic_write_text(os.path.join(FLAGS.run_dir, "flags.txt"), FLAGS.flags_into_string())
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   model = JaxTeacherStudent(net_config, experiment.objective_config(), steps_per_epoch,
                             (FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), FLAGS.async_learning,

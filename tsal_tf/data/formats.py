@@ -262,6 +262,8 @@ def load_300vw_video(video_dir, skip_bad=False, report=None):
 
 def load_300vw(root, video_ids=None, skip_bad=False, report=None):
   """All 300VW videos under `root` (folders named by numeric id) -> {video_id: [FaceSample]}."""
+  if not os.path.isdir(root):
+    raise FileNotFoundError(f"{root}: not a folder (300VW layout: ROOT/NNN/vid.avi or imgs/, ROOT/NNN/annot/)")
   ids = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and d.isdigit())
   if video_ids is not None:
     wanted = {f"{int(v):03d}" for v in video_ids}

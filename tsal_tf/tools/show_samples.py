@@ -44,7 +44,7 @@ def main(argv):
   from tsal_tf import experiment
   from tsal_tf.io_utils import atomic_path
   try:
-    data = experiment.build_data(experiment.network_config())
+    data = experiment.build_data()
   except (ValueError, FileNotFoundError) as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
