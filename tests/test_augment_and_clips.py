@@ -55,7 +55,6 @@ def test_still_clip_moves_landmarks_with_the_content():
   rng = np.random.default_rng(4)
   grid = np.stack(np.meshgrid(np.arange(9), np.arange(8)), -1).reshape(-1, 2)[:68]
   points = (np.array([50.0, 40.0]) + 16.0 * grid).astype(float)  # dots 16 px apart: one per window
-  keep = np.ones(68, bool)
   image = _dot_image(points)
   image = np.maximum.reduce([np.roll(np.roll(image, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
   motion = clips.MotionConfig(rotation_deg=2, zoom=0.02, shift=0.02, warp=2.0, brightness=0.0, occluder_prob=0)
@@ -64,7 +63,7 @@ def test_still_clip_moves_landmarks_with_the_content():
   assert clip.frames.shape == (5, 128, 128, 3) and clip.labeled.tolist() == [True] + [False] * 4
   for frame, track in zip(clip.frames, clip.landmarks):
     grey = frame[..., 0].astype(float)
-    for x, y in track[keep]:
+    for x, y in track:
       xi, yi = int(round(x)), int(round(y))
       if not (3 <= xi < 125 and 3 <= yi < 125):
         continue
