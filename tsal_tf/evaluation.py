@@ -28,12 +28,16 @@ def predict_images(net, images, gamma=0.8, batch_size=32):
   return {k: np.concatenate(v) for k, v in results.items()}
 
 
-def track_clips(net, frames, start_points):
+def track_clips(net, frames, start_points, batch_size=8):
   """Track frame-0 points through clips: frames uint8 [M, K, S, S, 3], start [M, N, 2] crop px -> [M, K, N, 2]."""
   stride = net.config.heatmap_stride
-  outputs = net(ops.convert_to_tensor(np.asarray(frames, np.float32) / 255.0))
-  start = ops.convert_to_tensor(decoders.to_heatmap_coords(np.asarray(start_points, np.float32), stride))
-  return decoders.to_crop_coords(ops.convert_to_numpy(decoders.track(outputs["flows"][0], start)), stride)
+  tracks = []
+  for i in range(0, len(frames), batch_size):
+    outputs = net(ops.convert_to_tensor(np.asarray(frames[i:i + batch_size], np.float32) / 255.0))
+    start = ops.convert_to_tensor(decoders.to_heatmap_coords(np.asarray(start_points[i:i + batch_size], np.float32),
+                                                             stride))
+    tracks.append(decoders.to_crop_coords(ops.convert_to_numpy(decoders.track(outputs["flows"][0], start)), stride))
+  return np.concatenate(tracks)
 
 
 def evaluate_images(net, images, landmarks, normalizer="inter_pupil", gamma=0.8):
@@ -43,13 +47,13 @@ def evaluate_images(net, images, landmarks, normalizer="inter_pupil", gamma=0.8)
   return {k: metrics.summarize(v) for k, v in errors.items()}, errors
 
 
-def evaluate_tracking(net, frames, landmarks, normalizer="inter_pupil", batch_size=8):
-  """NME of tracking from the frame-0 ground truth on the unlabeled frames 1..K-1 of clips."""
-  errors = []
-  for start in range(0, len(frames), batch_size):
-    tracks = track_clips(net, frames[start:start + batch_size], landmarks[start:start + batch_size, 0])
-    errors.append(metrics.per_face_nme(tracks[:, 1:], landmarks[start:start + batch_size, 1:], normalizer))
-  errors = np.concatenate(errors).ravel()
+def evaluate_tracking(net, frames, landmarks, normalizer="inter_pupil", tracked=None):
+  """NME of tracking from the frame-0 ground truth on the unlabeled frames 1..K-1 of clips.
+
+  `tracked` [M, K, N, 2] reuses tracks already computed with track_clips.
+  """
+  tracked = track_clips(net, frames, landmarks[:, 0]) if tracked is None else tracked
+  errors = metrics.per_face_nme(tracked[:, 1:], landmarks[:, 1:], normalizer).ravel()
   return metrics.summarize(errors), errors
 
 
@@ -63,16 +67,15 @@ def mean_shape_errors(train_dir, test_dir, size, normalizer="inter_pupil"):
   return metrics.per_face_nme(np.broadcast_to(mean, truth.shape), truth, normalizer)
 
 
-def clip_jitter(net, frames, tracks, normalizer="inter_ocular", gamma=0.8):
+def clip_jitter(net, frames, tracks, tracked, normalizer="inter_ocular", gamma=0.8):
   """{source: mean over clips of metrics.jitter(prediction, ground truth)} on clips [C, K, S, S, 3].
 
-  Detection sources predict every frame independently; tracking chains the flow from the frame-0 truth.
+  Detection sources predict every frame independently; `tracked` [C, K, N, 2] is track_clips' output.
   """
   clips, num_frames = frames.shape[:2]
   flat = predict_images(net, frames.reshape((-1,) + frames.shape[2:]), gamma)
   jitter = {source: float(np.mean([metrics.jitter(track, truth, normalizer) for track, truth in zip(
       flat[source].reshape(clips, num_frames, -1, 2), tracks)])) for source in ("p_M", "p_C", "fused")}
-  tracked = np.concatenate([track_clips(net, frames[i:i + 8], tracks[i:i + 8, 0]) for i in range(0, clips, 8)])
   jitter["tracking"] = float(np.mean([metrics.jitter(t, g, normalizer) for t, g in zip(tracked, tracks)]))
   return jitter
 
@@ -128,9 +131,11 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
     predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)))
     for source in ("p_M", "p_C", "fused"):
       errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
-    _, errors["tracking"] = evaluate_tracking(net, frames, tracks, normalizer)
+    tracked = track_clips(net, frames, tracks[:, 0])
+    _, errors["tracking"] = evaluate_tracking(net, frames, tracks, normalizer, tracked)
     results[role] = {source: metrics.summarize(e, threshold) for source, e in errors.items()}
-    for source, value in clip_jitter(net, frames, tracks, normalizer, float(run_flags.get("gamma", 0.8))).items():
+    for source, value in clip_jitter(net, frames, tracks, tracked, normalizer,
+                                     float(run_flags.get("gamma", 0.8))).items():
       results[role][source]["jitter"] = value
     if video_ids is not None:
       results[role]["per_video"] = metrics.per_video(errors["fused"], video_ids, threshold)

@@ -100,15 +100,6 @@ class SavedModelPredictor:
     return out["landmarks"].numpy()[0]
 
 
-def smooth(track, smoothing):
-  """Exponential moving average over frames [T, N, 2]: q_t = a p_t + (1 - a) q_{t-1}, a = 1 - smoothing."""
-  track = np.asarray(track, np.float64)
-  out = track.copy()
-  for t in range(1, len(track)):
-    out[t] = (1.0 - smoothing) * track[t] + smoothing * out[t - 1]
-  return out
-
-
 def write_landmarks(path, track, fps):
   from tsal_tf.io_utils import atomic_write_text
   if path.lower().endswith(".csv"):
