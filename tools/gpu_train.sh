@@ -1,35 +1,56 @@
 #!/usr/bin/env bash
-# Train the full TSAL config on the lent GPU machine under Keras 3 + JAX (it has no TensorFlow).
+# Train TSAL on the lent GPU machine under Keras 3 + JAX (it has no TensorFlow and no ../shared).
 #
-# Here (CPU machine):   bash tools/gpu_train.sh stage
-#     copies the 300W crops into gpu_stage/data and downloads Keras' wheels for Python 3.12 into
-#     gpu_stage/wheels (gpu_stage/ is git-ignored; about 25 MB, under the 64 MiB the device tool carries).
-# There (device tool, carry ["gpu_stage"]):   bash tools/gpu_train.sh run
-#     installs the wheels into a temporary folder, trains with configs/300w_video_gpu.flags and leaves the
-#     teacher/student weights, flags and the training log in $OUT/run (brought back by the tool).
-# Then here:  .venv/bin/python -m tsal_tf.evaluate --run_dir=<fetched run> --data_dir=../shared/data/300w_helen_test
+# Here (CPU machine):
+#   bash tools/gpu_train.sh stage
+#       copies the 300W crops into gpu_stage/data and downloads Keras' wheels for Python 3.12 into
+#       gpu_stage/wheels (gpu_stage/ is git-ignored; about 29 MB, under the 64 MiB the device tool carries).
+# There (device tool, carry ["gpu_stage"]):
+#   bash tools/gpu_train.sh run NAME [--flag=value ...]
+#       installs the wheels into a temporary folder, trains configs/300w_video_gpu.flags plus the given flags
+#       into /tmp/gpu_runs/NAME and packs that run directory (weights, flags, validation, train.log) as
+#       $OUT/NAME.tar.part-aa, -ab, ... of at most 15 MiB each (the tool brings back files of up to 16 MiB).
+#       Several runs may share the GPU at once (each takes at most $TSAL_GPU_MEMORY_FRACTION of its memory).
+# Here again:
+#   bash tools/gpu_train.sh unpack FETCHED_DIR runs/
+#       joins every NAME.tar.part-* under FETCHED_DIR into runs/NAME; then
+#   .venv/bin/python -m tsal_tf.evaluate --run_dir=runs/NAME --data_dir=../shared/data/300w_helen_test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
   stage)
     mkdir -p gpu_stage/data gpu_stage/wheels
     for split in 300w_helen_train 300w_helen_test; do
-      rsync -a "../shared/data/$split/" "gpu_stage/data/$split/"
+      mkdir -p "gpu_stage/data/$split" && cp -a "../shared/data/$split/." "gpu_stage/data/$split/"
     done
     pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 -d gpu_stage/wheels \
       keras==3.15.1 namex optree
     du -sh gpu_stage
     ;;
   run)
-    lib="$(mktemp -d)"
-    python3 -m pip install --quiet --no-index --no-deps --target "$lib" gpu_stage/wheels/*.whl
-    out="${OUT:-runs}"
-    mkdir -p "$out/run"
-    PYTHONPATH="$lib:$PWD" KERAS_BACKEND=jax python3 -m tsal_tf.train_jax \
-      --flagfile=configs/300w_video_gpu.flags --run_dir="$out/run" --verbose=2 2>&1 | tee "$out/run/train.log"
+    name="${2:?usage: bash tools/gpu_train.sh run NAME [--flag=value ...]}"
+    shift 2
+    lib=/tmp/gpu_site
+    [ -d "$lib/keras" ] || python3 -m pip install --quiet --no-index --no-deps --target "$lib" gpu_stage/wheels/*.whl
+    run_dir="/tmp/gpu_runs/$name"
+    mkdir -p "$run_dir"
+    XLA_PYTHON_CLIENT_MEM_FRACTION="${TSAL_GPU_MEMORY_FRACTION:-0.75}" PYTHONPATH="$lib:$PWD" \
+      KERAS_BACKEND=jax PYTHONUNBUFFERED=1 python3 -m tsal_tf.train_jax \
+      --flagfile=configs/300w_video_gpu.flags --run_dir="$run_dir" --verbose=2 "$@" 2>&1 | tee "$run_dir/train.log"
+    tar -C /tmp/gpu_runs -cf - "$name" | split -b 15M - "${OUT:-/tmp/gpu_runs}/$name.tar.part-"
+    ;;
+  unpack)
+    from="${2:?usage: bash tools/gpu_train.sh unpack FETCHED_DIR RUNS_DIR}"
+    to="${3:-runs}"
+    mkdir -p "$to"
+    for first in "$from"/*.tar.part-aa; do
+      [ -e "$first" ] || { echo "no *.tar.part-aa under $from" >&2; exit 2; }
+      cat "${first%-aa}"-* | tar -C "$to" -xf -
+      echo "unpacked $(basename "${first%.tar.part-aa}") into $to"
+    done
     ;;
   *)
-    echo "usage: bash tools/gpu_train.sh stage|run" >&2
+    echo "usage: bash tools/gpu_train.sh stage | run NAME [flags] | unpack FETCHED_DIR [RUNS_DIR]" >&2
     exit 2
     ;;
 esac

@@ -2,6 +2,7 @@
 
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -27,6 +28,30 @@ class TeacherUpdate(keras.callbacks.Callback):
 
   def on_train_batch_end(self, batch, logs=None):
     self._update()
+
+
+class TimeLimit(keras.callbacks.Callback):
+  """Stop training after the first step that ends more than `minutes` after training began.
+
+  For machines lent for a fixed time (the GPU run of tools/gpu_train.sh): the weights trained so far are
+  still saved. `stopped_at_step` is the number of steps taken when it stopped (None if it never did).
+  """
+
+  def __init__(self, minutes):
+    super().__init__()
+    self.seconds = 60.0 * minutes
+    self.steps = 0
+    self.stopped_at_step = None
+
+  def on_train_begin(self, logs=None):
+    self.start = time.time()
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.steps += 1
+    if time.time() - self.start > self.seconds and self.stopped_at_step is None:
+      self.stopped_at_step = self.steps
+      self.model.stop_training = True
+      print(f"\ntime limit of {self.seconds / 60:.1f} min reached after {self.steps} steps: stopping", flush=True)
 
 
 class NaNGuard(keras.callbacks.Callback):

@@ -94,13 +94,14 @@ def build_data():
     raise ValueError(f"no training clips from --data={FLAGS.data} (clip_length {k}, label_stride "
                      f"{FLAGS.label_stride}): check the data paths")
 
+  val_k = max(k, 2)  # validation tracks through clips of at least two frames, also for single-frame training
   if FLAGS.val_dir:
     samples = _load_folder(FLAGS.val_dir)
     samples = sources.check_scheme(samples[:FLAGS.val_count] if FLAGS.val_count else samples, scheme)
     images, landmarks = _stack(sources.ImageSource(samples, size, scheme), len(samples), "image", "landmarks")
-    clip_source = sources.StillClipSource(samples, size, k, scheme)
+    clip_source = sources.StillClipSource(samples, size, val_k, scheme)
   else:
-    clip_source = sources.SyntheticClipSource(FLAGS.val_count, size, k)
+    clip_source = sources.SyntheticClipSource(FLAGS.val_count, size, val_k)
     clip_source.rng = lambda index, seed: np.random.default_rng([10**6, index])  # disjoint from training
     frames, tracks = _stack(clip_source, FLAGS.val_count, "frames", "landmarks")
     images, landmarks = frames[:, 0], tracks[:, 0]

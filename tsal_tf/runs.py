@@ -32,9 +32,13 @@ def network_config_from(run_flags):
 
 
 def load_networks(run_dir, checkpoint=None):
-  """(teacher, student, run_flags) restored from a run's TF checkpoint or its JAX-run weight files."""
+  """(teacher, student, run_flags) restored from a run's TF checkpoint or its JAX-run weight files.
+
+  A run without asynchronous learning trained a single model, the student: its `teacher` is that student.
+  """
   from tsal_tf.model import network
   run_flags = read_run_flags(run_dir)
+  single_model = run_flags.get("async_learning") == "false"
   config = network_config_from(run_flags)
   teacher = network.build_network(config, "teacher")
   student = network.build_network(config, "student")
@@ -45,9 +49,12 @@ def load_networks(run_dir, checkpoint=None):
   if path is not None:
     import tensorflow as tf
     tf.train.Checkpoint(teacher=teacher, student=student).restore(path).expect_partial()
-  elif os.path.isfile(os.path.join(run_dir, "teacher.weights.h5")):  # a run of train_jax (e.g. on the GPU)
-    teacher.load_weights(os.path.join(run_dir, "teacher.weights.h5"))
+  elif os.path.isfile(os.path.join(run_dir, "student.weights.h5")):  # a run of train_jax (e.g. on the GPU)
     student.load_weights(os.path.join(run_dir, "student.weights.h5"))
+    if not single_model:
+      teacher.load_weights(os.path.join(run_dir, "teacher.weights.h5"))
   else:
-    raise FileNotFoundError(f"{run_dir}: no checkpoints/ and no teacher.weights.h5 to load")
+    raise FileNotFoundError(f"{run_dir}: no checkpoints/ and no student.weights.h5 to load")
+  if single_model:
+    teacher = student
   return teacher, student, run_flags

@@ -2,8 +2,8 @@
 
     KERAS_BACKEND=jax python -m tsal_tf.train_jax --flagfile=configs/<name>.flags
 
-Same flags, networks and losses as tsal_tf.train; writes <run_dir>/flags.txt, teacher.weights.h5 and
-student.weights.h5 (loadable under TensorFlow: `evaluate` and `export` accept such a run directory),
+Same flags, networks and losses as tsal_tf.train; writes <run_dir>/flags.txt, student.weights.h5 and
+(with asynchronous learning) teacher.weights.h5 (loadable under TensorFlow: `evaluate` and `export` accept such a run directory),
 validation.json and final_validation.json.
 """
 
@@ -17,6 +17,8 @@ from absl import flags
 from tsal_tf import flag_defs  # noqa: F401
 
 flags.DEFINE_integer("workers", 8, "PyDataset worker threads producing batches.")
+flags.DEFINE_float("max_train_minutes", 0, "Stop after this many minutes of training and save what was "
+                   "trained (0 = no limit); for machines lent for a fixed time.")
 FLAGS = flags.FLAGS
 
 
@@ -43,18 +45,21 @@ def run():
                                     data.val_clip_landmarks, FLAGS.normalizer, FLAGS.run_dir, FLAGS.gamma)
   validation.set_model(model)
   before = validation.measure()
+  time_limit = callbacks.TimeLimit(FLAGS.max_train_minutes or float("inf"))
   start = time.time()
   model.fit(SourceBatches(data.train, FLAGS.batch_size, steps_per_epoch, FLAGS.seed, FLAGS.workers),
-            epochs=FLAGS.epochs, callbacks=[validation], verbose=FLAGS.verbose)
+            epochs=FLAGS.epochs, callbacks=[validation, time_limit], verbose=FLAGS.verbose)
   seconds = time.time() - start
-  for role in ("teacher", "student"):
+  steps = time_limit.stopped_at_step or FLAGS.epochs * steps_per_epoch
+  # Without asynchronous learning only the student trains (the single model); its teacher stays at init.
+  for role in ("teacher", "student") if FLAGS.async_learning else ("student",):
     with atomic_path(os.path.join(FLAGS.run_dir, f"{role}.weights.h5")) as temporary:
       getattr(model, role).save_weights(temporary)
   after = validation.measure()
   atomic_write_json(os.path.join(FLAGS.run_dir, "final_validation.json"),
-                    {"step": FLAGS.epochs * steps_per_epoch, "train_seconds": seconds, "before": before,
-                     "after": after, "backend": "jax"})
-  print(f"trained {FLAGS.epochs * steps_per_epoch} steps in {seconds:.0f} s; validation NME after training: "
+                    {"step": steps, "planned_steps": FLAGS.epochs * steps_per_epoch,
+                     "train_seconds": seconds, "before": before, "after": after, "backend": "jax"})
+  print(f"trained {steps} steps in {seconds:.0f} s; validation NME after training: "
         + ", ".join(f"{k.split('/', 1)[1]} {100 * v:.2f}%" for k, v in sorted(after.items())), flush=True)
 
 

@@ -52,7 +52,8 @@ TSAL_HD void RefinePeak(const float* map, int64_t height, int64_t width, int64_t
   *confidence = centre;
 }
 
-// Argmax of one (b, n) map read with stride `channels` (coalesced on the GPU when threads run over n).
+// Argmax of one (b, n) map read with stride `channels`: the rule written out once, as the host oracle of the GPU
+// harness (the CPU kernel scans all channels of a pixel at a time, the GPU kernel folds pixel slices).
 TSAL_HD int64_t ChannelArgmax(const float* map, int64_t pixels, int64_t channels, int64_t n) {
   int64_t best_index = 0;
   float best = map[n];

@@ -15,18 +15,61 @@ int Blocks(int64_t work) {
   return static_cast<int>(blocks > 0 ? blocks : 1);
 }
 
-// One thread per (b, n): threads of a warp read consecutive channels of the same pixel (coalesced).
-__global__ void HeatmapToCoordsKernel(const float* __restrict__ heatmaps, int64_t batch, int64_t height,
-                                      int64_t width, int64_t channels, float* __restrict__ coords,
-                                      float* __restrict__ confidence) {
+// HeatmapToCoords in two kernels, with no scratch memory: the coords output [B, N, 2] doubles as one 64-bit
+// argmax key per (b, n),  key = ordered(value) << 32 | (0xFFFFFFFF - pixel)  (a larger key is a larger value,
+// then an earlier pixel: the "first maximum" rule of tsal_elements.h). Kernel 1 (grid: pixel slices x batch;
+// block: 32 channels x kPixelLanes pixels, so a warp reads 32 consecutive floats of one pixel) folds its slice
+// into one key per channel and atomicMax-es it into the slot; kernel 2 (one thread per (b, n)) decodes the key
+// and refines the peak with RefinePeak, overwriting the slot with the coordinates.
+constexpr int kPixelLanes = 8;
+constexpr int64_t kPixelsPerBlock = 64;
+
+__device__ __forceinline__ unsigned long long ArgmaxKey(float value, int64_t pixel) {
+  const unsigned int bits = __float_as_uint(value);
+  unsigned int ordered = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);  // monotone in value
+  if (value != value) ordered = 0;  // NaN never wins over a number (maps holding NaN: results unspecified)
+  return (static_cast<unsigned long long>(ordered) << 32) | (0xFFFFFFFFu - static_cast<unsigned int>(pixel));
+}
+
+__global__ void HeatmapArgmaxKernel(const float* __restrict__ heatmaps, int64_t pixels, int64_t channels,
+                                    unsigned long long* __restrict__ keys) {
+  __shared__ unsigned long long lane_best[kPixelLanes][32];
+  const int64_t b = blockIdx.y;
+  const int64_t first = blockIdx.x * kPixelsPerBlock;
+  const int64_t last = first + kPixelsPerBlock < pixels ? first + kPixelsPerBlock : pixels;
+  const float* map = heatmaps + b * pixels * channels;
+  for (int64_t group = 0; group < channels; group += 32) {
+    const int64_t n = group + threadIdx.x;
+    unsigned long long best = 0;  // below every real key
+    if (n < channels) {
+      for (int64_t p = first + threadIdx.y; p < last; p += kPixelLanes) {
+        const unsigned long long key = ArgmaxKey(map[p * channels + n], p);
+        best = key > best ? key : best;
+      }
+    }
+    lane_best[threadIdx.y][threadIdx.x] = best;
+    __syncthreads();
+    if (threadIdx.y == 0 && n < channels) {
+      for (int lane = 1; lane < kPixelLanes; ++lane) {
+        best = lane_best[lane][threadIdx.x] > best ? lane_best[lane][threadIdx.x] : best;
+      }
+      atomicMax(keys + b * channels + n, best);
+    }
+    __syncthreads();
+  }
+}
+
+__global__ void HeatmapRefineKernel(const float* __restrict__ heatmaps, int64_t batch, int64_t height,
+                                    int64_t width, int64_t channels, float* __restrict__ coords,
+                                    float* __restrict__ confidence) {
   const int64_t total = batch * channels;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
     const int64_t b = i / channels;
-    const int64_t n = i - b * channels;
-    const float* map = heatmaps + b * height * width * channels;
-    const int64_t peak = ChannelArgmax(map, height * width, channels, n);
-    RefinePeak(map, height, width, channels, n, peak, coords + 2 * i, confidence + i);
+    const unsigned long long key = reinterpret_cast<const unsigned long long*>(coords)[i];
+    const int64_t peak = 0xFFFFFFFFu - static_cast<unsigned int>(key & 0xFFFFFFFFull);
+    RefinePeak(heatmaps + b * height * width * channels, height, width, channels, i - b * channels, peak,
+               coords + 2 * i, confidence + i);
   }
 }
 
@@ -68,9 +111,17 @@ __global__ void DenseWarpGradKernel(const float* __restrict__ image, const float
 int LaunchHeatmapToCoordsGpu(void* stream, const float* heatmaps, int64_t batch, int64_t height, int64_t width,
                              int64_t channels, float* coords, float* confidence) {
   const int64_t work = batch * channels;
-  if (work == 0) return 0;
-  HeatmapToCoordsKernel<<<Blocks(work), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      heatmaps, batch, height, width, channels, coords, confidence);
+  const int64_t pixels = height * width;
+  if (work == 0 || pixels == 0) return 0;
+  if (pixels > 0xFFFFFFFFll || batch > 65535) return static_cast<int>(cudaErrorInvalidValue);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  unsigned long long* keys = reinterpret_cast<unsigned long long*>(coords);  // 8 bytes per (b, n)
+  cudaError_t status = cudaMemsetAsync(keys, 0, sizeof(unsigned long long) * work, s);
+  if (status != cudaSuccess) return static_cast<int>(status);
+  const dim3 slices((pixels + kPixelsPerBlock - 1) / kPixelsPerBlock, batch);
+  HeatmapArgmaxKernel<<<slices, dim3(32, kPixelLanes), 0, s>>>(heatmaps, pixels, channels, keys);
+  HeatmapRefineKernel<<<Blocks(work), kThreads, 0, s>>>(heatmaps, batch, height, width, channels, coords,
+                                                         confidence);
   return static_cast<int>(cudaGetLastError());
 }
 
