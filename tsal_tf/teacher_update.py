@@ -22,6 +22,12 @@ def _write_slot(slot, position, value):
     slot.assign(ops.slice_update(slot.value, start, ops.expand_dims(value, 0)))
 
 
+def _queue_step(total, old, new, teacher, count, ema_lambda):
+  """One weight's eq. 8 arithmetic: (sums - oldest + newest, lambda * teacher + (1 - lambda) * sums / count)."""
+  total = (total - old) + new
+  return total, ema_lambda * teacher + (1.0 - ema_lambda) * total / ops.cast(count, total.dtype)
+
+
 class StudentWeightQueue:
   """Holds the queue for a (student, teacher) pair of identically structured networks."""
 
@@ -50,17 +56,17 @@ class StudentWeightQueue:
     count = ops.minimum(self.count.value + 1, self.length)
     for slot, total, student, teacher in zip(self.slots, self.sums, self.student_weights, self.teacher_weights):
       new = ops.convert_to_tensor(student.value)
-      old = ops.take(slot.value, position, axis=0)
-      total.assign((total.value - old) + new)
+      new_total, new_teacher = _queue_step(total.value, ops.take(slot.value, position, axis=0), new,
+                                           teacher.value, count, self.ema_lambda)
+      total.assign(new_total)
       _write_slot(slot, position, new)
-      mean = total.value / ops.cast(count, total.dtype)
-      teacher.assign(self.ema_lambda * teacher.value + (1.0 - self.ema_lambda) * mean)
+      teacher.assign(new_teacher)
     self.position.assign((position + 1) % self.length)
     self.count.assign(count)
 
 
 def functional_update(slots, sums, position, count, student, teacher, length, ema_lambda):
-  """Eq. 8 on plain arrays (for jitted JAX steps): the same arithmetic as StudentWeightQueue.update.
+  """Eq. 8 on plain arrays (for jitted JAX steps): StudentWeightQueue.update without variables.
 
   Args are lists of arrays (slots [v, *w.shape], sums, student and teacher weights) and scalar
   position/count; returns (slots, sums, position, count, teacher) updated.
@@ -68,9 +74,8 @@ def functional_update(slots, sums, position, count, student, teacher, length, em
   count = ops.minimum(count + 1, length)
   new_slots, new_sums, new_teacher = [], [], []
   for slot, total, s, t in zip(slots, sums, student, teacher):
-    old = ops.take(slot, position, axis=0)
-    total = (total - old) + s
+    total, t = _queue_step(total, ops.take(slot, position, axis=0), s, t, count, ema_lambda)
     new_slots.append(ops.slice_update(slot, [position] + [0] * len(s.shape), ops.expand_dims(s, 0)))
     new_sums.append(total)
-    new_teacher.append(ema_lambda * t + (1.0 - ema_lambda) * total / ops.cast(count, total.dtype))
+    new_teacher.append(t)
   return new_slots, new_sums, (position + 1) % length, count, new_teacher
