@@ -1,6 +1,7 @@
 // CPU and GPU OpKernels of the TSAL ops: validation, allocation, then the per-element functions of
 // tsal_elements.h (CPU: sharded over the TF intra-op thread pool; GPU: tsal_gpu_launch.h).
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "tensorflow/core/framework/op_kernel.h"
@@ -76,38 +77,52 @@ void WithChannels(int64_t channels, Body&& body) {
 
 // ------------------------------------------------------------------ HeatmapToCoords
 
-// Updates the running maximum and its (float) pixel index of channels [n0, n0 + kChunk) with pixels
-// [p_begin, p_end) of one [P, N] block, holding them in registers over the pixel loop. Written so that GCC
-// vectorises it: a max and an exact arithmetic select (indices are small integers in float, so
-// old + 1 * (index - old) == index exactly). The first maximum wins (strict >). Cloned for AVX2 with
-// run-time dispatch.
-template <int kChunk>
-__attribute__((target_clones("avx2", "default")))
-void ScanChunk(const float* __restrict__ map, int64_t p_begin, int64_t p_end, int64_t channels, int64_t n0,
-               float* __restrict__ best_io, float* __restrict__ index_io) {
-  float best[kChunk], best_index[kChunk];
-  for (int j = 0; j < kChunk; ++j) {
-    best[j] = best_io[j];
-    best_index[j] = index_io[j];
-  }
+// Running maximum and its pixel index (carried as a float: exact below 2^24 pixels) of channels
+// [n0, n0 + 8 * kVectors) over pixels [p_begin, p_end) of one [P, N] block, held in 8-float vector registers
+// (GCC vector extensions: AVX in the avx2/avx512f clones, pairs of SSE registers in the default one). The
+// first maximum wins (strict >). Cloned per instruction set with run-time dispatch.
+typedef float Float8 __attribute__((vector_size(32)));
+
+template <int kVectors>
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void ScanVectors(const float* __restrict__ map, int64_t p_begin, int64_t p_end, int64_t channels, int64_t n0,
+                 float* __restrict__ best_io, float* __restrict__ index_io) {
+  Float8 best[kVectors], best_index[kVectors];
+  std::memcpy(best, best_io, sizeof(best));
+  std::memcpy(best_index, index_io, sizeof(best_index));
   const float* __restrict__ row = map + p_begin * channels + n0;
   for (int64_t p = p_begin; p < p_end; ++p, row += channels) {
-    const float index = static_cast<float>(p);
-    for (int j = 0; j < kChunk; ++j) {
-      const float value = row[j];
-      const float better = value > best[j] ? 1.0f : 0.0f;
-      best[j] = value > best[j] ? value : best[j];
-      best_index[j] += better * (index - best_index[j]);
+    const Float8 index = Float8{} + static_cast<float>(p);
+    for (int j = 0; j < kVectors; ++j) {
+      Float8 value;
+      std::memcpy(&value, row + 8 * j, sizeof(value));  // unaligned vector load
+      const auto better = value > best[j];
+      best[j] = better ? value : best[j];
+      best_index[j] = better ? index : best_index[j];
     }
   }
-  for (int j = 0; j < kChunk; ++j) {
-    best_io[j] = best[j];
-    index_io[j] = best_index[j];
+  std::memcpy(best_io, best, sizeof(best));
+  std::memcpy(index_io, best_index, sizeof(best_index));
+}
+
+// The same for the last channels (fewer than 8), one at a time.
+void ScanScalar(const float* map, int64_t p_begin, int64_t p_end, int64_t channels, int64_t n, float* best_io,
+                float* index_io) {
+  float best = *best_io, best_index = *index_io;
+  for (int64_t p = p_begin; p < p_end; ++p) {
+    const float value = map[p * channels + n];
+    if (value > best) {
+      best = value;
+      best_index = static_cast<float>(p);
+    }
   }
+  *best_io = best;
+  *index_io = best_index;
 }
 
 // Peak pixel index of every channel of one [P, N] block in a single pass over memory: tiles of pixels
-// small enough for L1 are visited once, and within a tile chunks of 16, 4 and 1 channels are scanned.
+// small enough for L1 are visited once, and within a tile chunks of 32 and 8 channels, then single channels,
+// are scanned.
 void ChannelPeaks(const float* map, int64_t pixels, int64_t channels, float* best, float* best_index) {
   const int64_t tile = std::max<int64_t>(1, 16384 / (channels * static_cast<int64_t>(sizeof(float))));
   std::copy_n(map, channels, best);
@@ -115,9 +130,9 @@ void ChannelPeaks(const float* map, int64_t pixels, int64_t channels, float* bes
   for (int64_t p0 = 1; p0 < pixels; p0 += tile) {
     const int64_t p1 = std::min(pixels, p0 + tile);
     int64_t n = 0;
-    for (; n + 16 <= channels; n += 16) ScanChunk<16>(map, p0, p1, channels, n, best + n, best_index + n);
-    for (; n + 4 <= channels; n += 4) ScanChunk<4>(map, p0, p1, channels, n, best + n, best_index + n);
-    for (; n < channels; ++n) ScanChunk<1>(map, p0, p1, channels, n, best + n, best_index + n);
+    for (; n + 32 <= channels; n += 32) ScanVectors<4>(map, p0, p1, channels, n, best + n, best_index + n);
+    for (; n + 8 <= channels; n += 8) ScanVectors<1>(map, p0, p1, channels, n, best + n, best_index + n);
+    for (; n < channels; ++n) ScanScalar(map, p0, p1, channels, n, best + n, best_index + n);
   }
 }
 
