@@ -8,6 +8,7 @@
 # There (device tool, carry ["gpu_stage"]):
 #   bash tools/gpu_train.sh run NAME [--flag=value ...]
 #       installs the wheels into a temporary folder, trains configs/300w_video_gpu.flags plus the given flags
+#       (a --flagfile among them too; --run_dir is always the one below, given last so that no flagfile moves it)
 #       into /tmp/gpu_runs/NAME and packs that run directory (weights, flags, validation, train.log) as
 #       $OUT/NAME.tar.part-aa, -ab, ... of at most 15 MiB each (the tool brings back files of up to 16 MiB).
 #       Several runs may share the GPU at once (each takes at most $TSAL_GPU_MEMORY_FRACTION of its memory).
@@ -36,7 +37,7 @@ case "${1:-}" in
     mkdir -p "$run_dir"
     XLA_PYTHON_CLIENT_MEM_FRACTION="${TSAL_GPU_MEMORY_FRACTION:-0.75}" PYTHONPATH="$lib:$PWD" \
       KERAS_BACKEND=jax PYTHONUNBUFFERED=1 python3 -m tsal_tf.train_jax \
-      --flagfile=configs/300w_video_gpu.flags --run_dir="$run_dir" --verbose=2 "$@" 2>&1 | tee "$run_dir/train.log"
+      --flagfile=configs/300w_video_gpu.flags --verbose=2 "$@" --run_dir="$run_dir" 2>&1 | tee "$run_dir/train.log"
     tar -C /tmp/gpu_runs -cf - "$name" | split -b 15M - "${OUT:-/tmp/gpu_runs}/$name.tar.part-"
     ;;
   unpack)
