@@ -114,10 +114,10 @@ def run():
     if done % steps_per_epoch:
       model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
                 steps_per_epoch=steps_per_epoch - done % steps_per_epoch, callbacks=callback_list,
-                verbose=FLAGS.verbose)
+                verbose=FLAGS.verbose, shuffle=False)  # the dataset reshuffles per epoch itself (seeded, resumable)
     else:
       model.fit(dataset, epochs=FLAGS.epochs, initial_epoch=epoch, steps_per_epoch=steps_per_epoch,
-                callbacks=callback_list, verbose=FLAGS.verbose)
+                callbacks=callback_list, verbose=FLAGS.verbose, shuffle=False)
   after = validation.measure()
   summary = {"step": int(step.numpy()), "before": before, "after": after}
   from tsal_tf.io_utils import atomic_write_json
