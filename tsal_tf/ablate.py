@@ -148,11 +148,15 @@ def write_report(results, report_dir, command):
   names = list(results)
   axes[0].bar(names, [100 * headline(results[n])[1]["nme"] for n in names])
   axes[0].set_ylabel("NME fused % (teacher or single model)"), axes[0].tick_params(axis="x", rotation=60)
+  fused_errors = {n: results[n]["curves"][f"{headline(results[n])[0]} fused"] for n in names}
+  # The x range reaches the 90th percentile of all rows' errors (at least 0.08, the AUC/FR threshold, drawn
+  # dashed), so that the curves of weak models still show instead of a flat zero.
+  x_max = min(1.0, max(0.08, float(np.percentile(np.concatenate(list(fused_errors.values())), 90))))
   for name in names:
-    role = headline(results[name])[0]
-    errors = results[name]["curves"][f"{role} fused"]
-    thresholds, fractions = metrics.ced_curve(errors)
+    thresholds, fractions = metrics.ced_curve(fused_errors[name], threshold=x_max)
     axes[1].plot(thresholds, fractions, label=name)
+  axes[1].axvline(0.08, color="grey", linestyle="--", linewidth=0.8)
+  axes[1].set_xlabel("NME (fused)"), axes[1].set_ylabel("fraction of faces")
   axes[1].set_title("CED (fused)"), axes[1].legend(fontsize=6)
   mu_rows = [(r["hparams"]["mu"], 100 * headline(r)[1]["nme"]) for n, r in results.items()
              if r["hparams"]["async_learning"] and r["hparams"]["sic"] and r["hparams"]["mfds"]]

@@ -2,9 +2,9 @@
 
     KERAS_BACKEND=jax python -m tsal_tf.train_jax --flagfile=configs/<name>.flags
 
-Same flags, networks and losses as tsal_tf.train; writes <run_dir>/flags.txt, student.weights.h5 and
-(with asynchronous learning) teacher.weights.h5 (loadable under TensorFlow: `evaluate` and `export` accept such a run directory),
-validation.json and final_validation.json.
+Same flags, networks and losses as tsal_tf.train; writes <run_dir>/flags.txt, student.weights.h5, with
+asynchronous learning teacher.weights.h5 (both load under TensorFlow: `evaluate` and `export` accept such a
+run directory), validation.json and final_validation.json.
 """
 
 import os
