@@ -1,4 +1,6 @@
-"""Landmarks on a video or an image folder: `python -m tsal_tf.infer --video in.mp4 --output out.mp4 --landmarks out.json`.
+"""Landmarks on a video or an image folder:
+
+    python -m tsal_tf.infer --video in.mp4 --output out.mp4 --landmarks out.json
 
 The first frame's face box comes from --box or from OpenCV's Haar frontal-face detector (shipped with
 opencv-python-headless 4.x; no download); later boxes come from the detector (every --redetect_every frames)

@@ -1,7 +1,7 @@
 """Lazy loader of the custom-op library (`libtsal_ops.so`).
 
-Search order: $TSAL_OPS_LIBRARY, then `build/libtsal_ops.so` (tools/build_ops.sh) and `bazel-bin/custom_ops/libtsal_ops.so` under
-the repository root. Returns None (and warns once) when the backend is not TensorFlow, when
+Search order: $TSAL_OPS_LIBRARY, then `build/libtsal_ops.so` (tools/build_ops.sh) and
+`bazel-bin/custom_ops/libtsal_ops.so` under the repository root. Returns None (and warns once) when the backend is not TensorFlow, when
 TSAL_PURE_TF_OPS=1, or when no library loads.
 """
 
