@@ -109,6 +109,7 @@ class Validation(keras.callbacks.Callback):
     self.normalizer, self.log_dir, self.gamma, self.num_images = normalizer, log_dir, gamma, num_images
     self.history = []
     self._writer = None
+    self._last = None  # metrics measured at the end of the last epoch of the current fit
 
   def measure(self):
     results = {}
@@ -123,8 +124,16 @@ class Validation(keras.callbacks.Callback):
         results[f"val/{role}/tracking_nme"] = tracking["nme"]
     return results
 
+  def final(self):
+    """Metrics of the weights as training left them: a fit ends at an epoch end, so the measurement taken
+    there is reused; without one (nothing trained) they are measured now."""
+    return self._last if self._last is not None else self.measure()
+
+  def on_train_begin(self, logs=None):
+    self._last = None
+
   def on_epoch_end(self, epoch, logs=None):
-    results = self.measure()
+    results = self._last = self.measure()
     if logs is not None:
       logs.update(results)
     self.history.append({"epoch": epoch + 1, **results})

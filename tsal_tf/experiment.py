@@ -18,6 +18,17 @@ from tsal_tf.objective import ObjectiveConfig
 FLAGS = flags.FLAGS
 
 
+def save_flags(run_dir):
+  """<run_dir>/flags.txt: every flag of the run (what evaluate / export read back)."""
+  from tsal_tf.io_utils import atomic_write_text
+  atomic_write_text(os.path.join(run_dir, "flags.txt"), FLAGS.flags_into_string())
+
+
+def describe_nme(results):
+  """'student/fused_nme 12.34%, ...' of a {`val/<role>/<source>_nme`: value} dict."""
+  return ", ".join(f"{k.split('/', 1)[1]} {100 * v:.2f}%" for k, v in sorted(results.items()))
+
+
 def network_config():
   """The network of the flags; --num_points is set from the training data by build_data()."""
   return NetworkConfig(input_size=FLAGS.input_size, num_points=FLAGS.num_points, heatmap_stride=FLAGS.heatmap_stride,

@@ -40,21 +40,20 @@ def load_networks(run_dir, checkpoint=None):
   run_flags = read_run_flags(run_dir)
   single_model = run_flags.get("async_learning") == "false"
   config = network_config_from(run_flags)
-  teacher = network.build_network(config, "teacher")
   student = network.build_network(config, "student")
+  teacher = student if single_model else network.build_network(config, "teacher")
   path = checkpoint
   if path is None and os.path.isdir(os.path.join(run_dir, "checkpoints")):
     import tensorflow as tf
     path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
   if path is not None:
     import tensorflow as tf
-    tf.train.Checkpoint(teacher=teacher, student=student).restore(path).expect_partial()
+    tf.train.Checkpoint(**{"student": student} if single_model else {"teacher": teacher, "student": student}
+                        ).restore(path).expect_partial()
   elif os.path.isfile(os.path.join(run_dir, "student.weights.h5")):  # a run of train_jax (e.g. on the GPU)
     student.load_weights(os.path.join(run_dir, "student.weights.h5"))
     if not single_model:
       teacher.load_weights(os.path.join(run_dir, "teacher.weights.h5"))
   else:
     raise FileNotFoundError(f"{run_dir}: no checkpoints/ and no student.weights.h5 to load")
-  if single_model:
-    teacher = student
   return teacher, student, run_flags

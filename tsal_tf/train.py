@@ -47,11 +47,6 @@ def worker_run_dir(strategy, run_dir):
   return os.path.join(run_dir, f"{resolver.task_type}_{resolver.task_id}")
 
 
-def save_flags(run_dir):
-  from tsal_tf.io_utils import atomic_write_text
-  atomic_write_text(os.path.join(run_dir, "flags.txt"), FLAGS.flags_into_string())
-
-
 def run():
   import keras
   import numpy as np
@@ -70,7 +65,7 @@ def run():
   os.makedirs(run_dir, exist_ok=True)
   data = experiment.build_data()
   net_config = experiment.network_config()
-  save_flags(run_dir)
+  experiment.save_flags(run_dir)
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   logging.info("training examples: %d, steps per epoch: %d", len(data.train), steps_per_epoch)
 
@@ -106,24 +101,19 @@ def run():
   callback_list += [callbacks.Checkpointer(manager, step, FLAGS.checkpoint_every), validation,
                     keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), update_freq=50)]
   total = FLAGS.epochs * steps_per_epoch
-  while int(step.numpy()) < total:
-    done = int(step.numpy())
-    epoch = done // steps_per_epoch
-    # A resumed run first finishes its interrupted epoch; the dataset restarts at the next unseen batch.
+  while (done := int(step.numpy())) < total:
+    epoch, into_epoch = divmod(done, steps_per_epoch)
+    # The dataset restarts at the next unseen batch; a resumed run first finishes its interrupted epoch.
     dataset = pipelines.make_dataset(data.train, FLAGS.batch_size, seed=FLAGS.seed, start_batch=done)
-    if done % steps_per_epoch:
-      model.fit(dataset, epochs=epoch + 1, initial_epoch=epoch,
-                steps_per_epoch=steps_per_epoch - done % steps_per_epoch, callbacks=callback_list,
-                verbose=FLAGS.verbose, shuffle=False)  # the dataset reshuffles per epoch itself (seeded, resumable)
-    else:
-      model.fit(dataset, epochs=FLAGS.epochs, initial_epoch=epoch, steps_per_epoch=steps_per_epoch,
-                callbacks=callback_list, verbose=FLAGS.verbose, shuffle=False)
-  after = validation.measure()
+    model.fit(dataset, epochs=epoch + 1 if into_epoch else FLAGS.epochs, initial_epoch=epoch,
+              steps_per_epoch=steps_per_epoch - into_epoch, callbacks=callback_list, verbose=FLAGS.verbose,
+              shuffle=False)  # the dataset reshuffles per epoch itself (seeded, resumable)
+  after = validation.final()
   summary = {"step": int(step.numpy()), "before": before, "after": after}
   from tsal_tf.io_utils import atomic_write_json
   atomic_write_json(os.path.join(run_dir, "final_validation.json"), summary)
   print(f"validation NME ({FLAGS.normalizer}) after training (step {summary['step']}): "
-        + ", ".join(f"{k.split('/', 1)[1]} {100 * v:.2f}%" for k, v in sorted(after.items())), flush=True)
+        + experiment.describe_nme(after), flush=True)
   return summary
 
 

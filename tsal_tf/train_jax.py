@@ -28,14 +28,14 @@ def run():
     raise SystemExit("train_jax needs KERAS_BACKEND=jax (for TensorFlow use python -m tsal_tf.train)")
   from tsal_tf import callbacks, experiment
   from tsal_tf.data.pydataset import SourceBatches
-  from tsal_tf.io_utils import atomic_path, atomic_write_json, atomic_write_text
+  from tsal_tf.io_utils import atomic_path, atomic_write_json
   from tsal_tf.teacher_student_jax import JaxTeacherStudent
 
   keras.utils.set_random_seed(FLAGS.seed)
   os.makedirs(FLAGS.run_dir, exist_ok=True)
   data = experiment.build_data()
   net_config = experiment.network_config()
-  atomic_write_text(os.path.join(FLAGS.run_dir, "flags.txt"), FLAGS.flags_into_string())
+  experiment.save_flags(FLAGS.run_dir)
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   model = JaxTeacherStudent(net_config, experiment.objective_config(), steps_per_epoch,
                             (FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), FLAGS.async_learning,
@@ -55,12 +55,12 @@ def run():
   for role in ("teacher", "student") if FLAGS.async_learning else ("student",):
     with atomic_path(os.path.join(FLAGS.run_dir, f"{role}.weights.h5")) as temporary:
       getattr(model, role).save_weights(temporary)
-  after = validation.measure()
+  after = validation.final()
   atomic_write_json(os.path.join(FLAGS.run_dir, "final_validation.json"),
                     {"step": steps, "planned_steps": FLAGS.epochs * steps_per_epoch,
                      "train_seconds": seconds, "before": before, "after": after, "backend": "jax"})
   print(f"trained {steps} steps in {seconds:.0f} s; validation NME after training: "
-        + ", ".join(f"{k.split('/', 1)[1]} {100 * v:.2f}%" for k, v in sorted(after.items())), flush=True)
+        + experiment.describe_nme(after), flush=True)
 
 
 def main(argv):
