@@ -1,7 +1,7 @@
 """dlib's classical 68-point predictor measured with this repository's readers and metrics (the bar to beat).
 
     .venv/bin/pip install dlib-bin==20.0.1 face-recognition-models==0.3.0   # not a project dependency
-    .venv/bin/python benchmarks/dlib_reference.py --data_dir=../shared/data/300w_helen_test
+    .venv/bin/python benchmarks/dlib_reference.py   # 300W common: HELEN test + LFPW test
 
 Each face gets dlib's HOG detection on the same 256x256 crop the TSAL models see (the detection that overlaps
 the ground-truth landmark box most; the crop's centre square, where the 300W crops put the face, when HOG finds
@@ -10,6 +10,7 @@ predictor's and the detector's median time per face on this machine.
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -26,49 +27,64 @@ def box_iou(a, b):
   return w * h / union if union > 0 else 0.0
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--data_dir", default="../shared/data/300w_helen_test")
-  parser.add_argument("--output", default="", help="Write the summary as JSON here too.")
-  args = parser.parse_args()
+def measure(folders):
+  """dlib on the faces of `folders`: {"all" and each folder's name: {normalizer: metrics.summarize},
+  "faces", "hog_detected", "predict_ms_median", "detect_ms_median"}."""
   try:
     import dlib
     import face_recognition_models
   except ImportError as error:
     raise SystemExit(f"{error}: pip install dlib-bin==20.0.1 face-recognition-models==0.3.0") from None
-
   detector = dlib.get_frontal_face_detector()
   predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
-  samples = formats.load_pts_folder(args.data_dir)
-  predictions, truths, predict_ms, detect_ms, detected = [], [], [], [], 0
-  for sample in samples:
-    image = np.ascontiguousarray(sources.read_frame(sample))
-    truth = sample.landmarks
-    truth_box = (*truth.min(0), *truth.max(0))
-    start = time.perf_counter()
-    boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in detector(image, 0)]
-    detect_ms.append(1e3 * (time.perf_counter() - start))
-    if boxes:
-      detected += 1
-      box = max(boxes, key=lambda b: box_iou(b, truth_box))
-    else:
-      h, w = image.shape[:2]
-      box = (w // 4, h // 4, 3 * w // 4, 3 * h // 4)
-    start = time.perf_counter()
-    shape = predictor(image, dlib.rectangle(*[int(v) for v in box]))
-    predict_ms.append(1e3 * (time.perf_counter() - start))
-    predictions.append([(p.x, p.y) for p in shape.parts()])
-    truths.append(truth)
-  predictions, truths = np.asarray(predictions, np.float32), np.asarray(truths, np.float32)
-  summary = {"faces": len(samples), "hog_detected": detected,
+  predictions, truths, subsets, predict_ms, detect_ms, detected = [], [], [], [], [], 0
+  for folder in folders:
+    for sample in formats.load_pts_folder(folder):
+      image = np.ascontiguousarray(sources.read_frame(sample))
+      truth = sample.landmarks
+      truth_box = (*truth.min(0), *truth.max(0))
+      start = time.perf_counter()
+      boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in detector(image, 0)]
+      detect_ms.append(1e3 * (time.perf_counter() - start))
+      if boxes:
+        detected += 1
+        box = max(boxes, key=lambda b: box_iou(b, truth_box))
+      else:
+        h, w = image.shape[:2]
+        box = (w // 4, h // 4, 3 * w // 4, 3 * h // 4)
+      start = time.perf_counter()
+      shape = predictor(image, dlib.rectangle(*[int(v) for v in box]))
+      predict_ms.append(1e3 * (time.perf_counter() - start))
+      predictions.append([(p.x, p.y) for p in shape.parts()])
+      truths.append(truth)
+      subsets.append(os.path.basename(os.path.normpath(folder)))
+  predictions, truths, subsets = np.asarray(predictions, np.float32), np.asarray(truths, np.float32), np.array(subsets)
+  summary = {"faces": len(truths), "hog_detected": detected,
              "predict_ms_median": float(np.median(predict_ms)), "detect_ms_median": float(np.median(detect_ms))}
-  for normalizer in ("inter_pupil", "inter_ocular"):
-    summary[normalizer] = metrics.summarize(metrics.per_face_nme(predictions, truths, normalizer))
-  print(f"dlib 68-point predictor on {len(samples)} faces of {args.data_dir} (HOG box on {detected}, centre "
-        f"box on {len(samples) - detected})")
-  for normalizer in ("inter_pupil", "inter_ocular"):
-    s = summary[normalizer]
-    print(f"  NME ({normalizer}) {100 * s['nme']:.2f}%  AUC@0.08 {s['auc']:.4f}  FR@0.08 {100 * s['fr']:.2f}%")
+  groups = {"all": np.ones(len(truths), bool)}
+  if len(folders) > 1:
+    groups.update({name: subsets == name for name in dict.fromkeys(subsets.tolist())})
+  for group, mask in groups.items():
+    summary[group] = {normalizer: metrics.summarize(metrics.per_face_nme(predictions[mask], truths[mask], normalizer))
+                      for normalizer in ("inter_pupil", "inter_ocular")}
+  return summary
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--data_dir", default="../shared/data/300w_helen_test,../shared/data/300w_lfpw_test",
+                      help="300W-style folders, comma-separated (reported together and one by one).")
+  parser.add_argument("--output", default="", help="Write the summary as JSON here too.")
+  args = parser.parse_args()
+  folders = args.data_dir.split(",")
+  summary = measure(folders)
+  print(f"dlib 68-point predictor on {summary['faces']} faces of {args.data_dir} (HOG box on "
+        f"{summary['hog_detected']}, centre box on {summary['faces'] - summary['hog_detected']})")
+  for group in [g for g in summary if isinstance(summary[g], dict)]:
+    for normalizer in ("inter_pupil", "inter_ocular"):
+      s = summary[group][normalizer]
+      print(f"  {group:18s} NME ({normalizer}) {100 * s['nme']:.2f}%  AUC@0.08 {s['auc']:.4f}  "
+            f"FR@0.08 {100 * s['fr']:.2f}%")
   print(f"  predictor {summary['predict_ms_median']:.2f} ms per face, HOG detector {summary['detect_ms_median']:.2f}"
         " ms per face (medians, this machine)")
   if args.output:

@@ -1,5 +1,6 @@
 """Keras callbacks of the training job: eq. 8 teacher update, NaN guard, checkpoints, validation."""
 
+import json
 import math
 import os
 import time
@@ -52,6 +53,43 @@ class TimeLimit(keras.callbacks.Callback):
       self.stopped_at_step = self.steps
       self.model.stop_training = True
       print(f"\ntime limit of {self.seconds / 60:.1f} min reached after {self.steps} steps: stopping", flush=True)
+
+
+class TrainClock(keras.callbacks.Callback):
+  """Training time of a run across resumes: <run_dir>/train_clock.json.
+
+  {"steps", "seconds", "epochs": [{"steps", "seconds"} at each epoch end]}: `seconds` is the wall time spent
+  in fit (steps, data waits and the per-epoch validation), summed over every process that trained the run.
+  Written at each epoch end and at the end of training (a killed run loses at most the time since its last
+  epoch end, as it loses the steps since its last checkpoint).
+  """
+
+  def __init__(self, path, step_variable):
+    super().__init__()
+    self.path, self.step_variable = path, step_variable
+    self.previous, self.epochs, self.start = 0.0, [], None
+    if os.path.isfile(path):
+      with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+      self.previous, self.epochs = float(saved["seconds"]), list(saved.get("epochs", []))
+
+  def seconds(self):
+    return self.previous + (time.time() - self.start if self.start is not None else 0.0)
+
+  def on_train_begin(self, logs=None):
+    self.start = time.time()
+
+  def _write(self):
+    atomic_write_json(self.path, {"steps": int(self.step_variable.numpy()), "seconds": self.seconds(),
+                                  "epochs": self.epochs})
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.epochs.append({"steps": int(self.step_variable.numpy()), "seconds": self.seconds()})
+    self._write()
+
+  def on_train_end(self, logs=None):
+    self._write()
+    self.previous, self.start = self.seconds(), None
 
 
 class NaNGuard(keras.callbacks.Callback):

@@ -28,6 +28,24 @@ def predict_images(net, images, gamma=0.8, batch_size=32):
   return {k: np.concatenate(v) for k, v in results.items()}
 
 
+def face_metrics(predictions, landmarks, subsets, normalizers=("inter_pupil", "inter_ocular"), threshold=0.08):
+  """{subset: {normalizer: {source: metrics.summarize}}} of predict_images' output on labeled faces.
+
+  `subsets` [M] names each face's folder (e.g. 300w_helen_test); the subset "all" holds every face (the 554 of
+  the 300W common set for HELEN test + LFPW test).
+  """
+  subsets = np.asarray(subsets)
+  groups = {"all": np.ones(len(subsets), bool)}
+  if len(set(subsets.tolist())) > 1:
+    groups.update({str(name): subsets == name for name in dict.fromkeys(subsets.tolist())})
+  report = {}
+  for group, mask in groups.items():
+    report[group] = {normalizer: {source: metrics.summarize(
+        metrics.per_face_nme(predictions[source][mask], landmarks[mask], normalizer), threshold)
+        for source in ("p_M", "p_C", "fused")} for normalizer in normalizers}
+  return report
+
+
 def track_clips(net, frames, start_points, batch_size=8):
   """Track frame-0 points through clips: frames uint8 [M, K, S, S, 3], start [M, N, 2] crop px -> [M, K, N, 2]."""
   stride = net.config.heatmap_stride

@@ -32,13 +32,14 @@ def describe_nme(results):
 def network_config():
   """The network of the flags; --num_points is set from the training data by build_data()."""
   return NetworkConfig(input_size=FLAGS.input_size, num_points=FLAGS.num_points, heatmap_stride=FLAGS.heatmap_stride,
-                       widths=tuple(int(w) for w in FLAGS.widths), head_width=FLAGS.head_width,
+                       widths=tuple(int(w) for w in FLAGS.widths), blocks=FLAGS.blocks, head_width=FLAGS.head_width,
                        flow_widths=tuple(int(w) for w in FLAGS.flow_widths), flow_scales=FLAGS.flow_scales)
 
 
 def objective_config():
-  return ObjectiveConfig(sic=FLAGS.sic, mfds=FLAGS.mfds, mu=FLAGS.mu, heatmap_sigma=FLAGS.heatmap_sigma,
-                         heatmap_weight=FLAGS.heatmap_weight, foreground_weight=FLAGS.foreground_weight,
+  return ObjectiveConfig(sic=FLAGS.sic, mfds=FLAGS.mfds, mu=FLAGS.mu, heatmap_loss=FLAGS.heatmap_loss,
+                         heatmap_sigma=FLAGS.heatmap_sigma, heatmap_weight=FLAGS.heatmap_weight,
+                         integral_weight=FLAGS.integral_weight, foreground_weight=FLAGS.foreground_weight,
                          clor_weight=FLAGS.clor_weight,
                          offset_weight=FLAGS.offset_weight, flow_weight=FLAGS.flow_weight,
                          smoothness_weight=FLAGS.smoothness_weight, sic_weight=FLAGS.sic_weight,
@@ -46,11 +47,24 @@ def objective_config():
 
 
 def optimizer(steps_per_epoch):
-  """Adam with the learning rate x0.1 at each of --lr_decay_epochs (paper: 1.25e-4, epochs 90 and 120)."""
+  """Adam (AdamW with --weight_decay) under --lr_schedule.
+
+  step: the learning rate x0.1 at each of --lr_decay_epochs (paper: 1.25e-4, epochs 90 and 120).
+  cosine: lr(t) = peak * t / warmup for t < warmup, then peak * (1 + cos(pi (t - warmup) / (T - warmup))) / 2,
+  T = epochs * steps_per_epoch.
+  """
   import keras
-  boundaries = [int(e) * steps_per_epoch for e in FLAGS.lr_decay_epochs]
-  values = [FLAGS.learning_rate * 0.1 ** i for i in range(len(boundaries) + 1)]
-  schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values) if boundaries else values[0]
+  if FLAGS.lr_schedule == "cosine":
+    total = FLAGS.epochs * steps_per_epoch
+    warmup = min(FLAGS.warmup_steps, total - 1)
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, total - warmup, alpha=0.0, warmup_target=FLAGS.learning_rate,
+                                                      warmup_steps=warmup)
+  else:
+    boundaries = [int(e) * steps_per_epoch for e in FLAGS.lr_decay_epochs]
+    values = [FLAGS.learning_rate * 0.1 ** i for i in range(len(boundaries) + 1)]
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values) if boundaries else values[0]
+  if FLAGS.weight_decay > 0:
+    return keras.optimizers.AdamW(schedule, weight_decay=FLAGS.weight_decay)
   return keras.optimizers.Adam(schedule)
 
 
@@ -67,6 +81,13 @@ def _load_folder(folder):
   if not samples:
     raise ValueError(f"{folder}: no labeled faces (.pts next to images) found")
   return samples
+
+
+def _load_folders(folders, flag):
+  """The faces of every folder of a list flag, in order."""
+  if not folders:
+    raise ValueError(f"--{flag} is required for --data={FLAGS.data}")
+  return [sample for folder in folders for sample in _load_folder(folder)]
 
 
 def _videos_from_list(list_path):
@@ -89,11 +110,13 @@ def build_data():
     scheme = schemes.IBUG68
     train = sources.SyntheticClipSource(FLAGS.train_count, size, k)
   elif FLAGS.data == "300w_clips":
-    samples = _load_folder(FLAGS.train_dir)
+    samples = _load_folders(FLAGS.train_dir, "train_dir")
     scheme = sources.scheme_of(samples)
     train = sources.StillClipSource(sources.check_scheme(samples, scheme), size, k, scheme, train_augment)
   elif FLAGS.data == "300vw":
-    videos = formats.load_300vw(FLAGS.train_dir, skip_bad=FLAGS.skip_bad)
+    if not FLAGS.train_dir or len(FLAGS.train_dir) != 1:
+      raise ValueError("--data=300vw takes one --train_dir (the 300VW root)")
+    videos = formats.load_300vw(FLAGS.train_dir[0], skip_bad=FLAGS.skip_bad)
     scheme = schemes.IBUG68
     train = sources.VideoClipSource(videos, size, k, scheme, train_augment, FLAGS.label_stride,
                                     FLAGS.frame_step)
@@ -107,7 +130,7 @@ def build_data():
 
   val_k = max(k, 2)  # validation tracks through clips of at least two frames, also for single-frame training
   if FLAGS.val_dir:
-    samples = _load_folder(FLAGS.val_dir)
+    samples = _load_folders(FLAGS.val_dir, "val_dir")
     samples = sources.check_scheme(samples[:FLAGS.val_count] if FLAGS.val_count else samples, scheme)
     images, landmarks = _stack(sources.ImageSource(samples, size, scheme), len(samples), "image", "landmarks")
     clip_source = sources.StillClipSource(samples, size, val_k, scheme)

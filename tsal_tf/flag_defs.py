@@ -6,9 +6,10 @@ from absl import flags
 flags.DEFINE_enum("data", "synthetic", ["synthetic", "300w_clips", "300vw", "list"],
                   "Training data: built-in synthetic face videos; labeled stills (a 300W .pts folder) turned "
                   "into clips; 300VW video folders; or an SBR list file (image annotation|None x1 y1 x2 y2).")
-flags.DEFINE_string("train_dir", None, "300W .pts folder (300w_clips) or 300VW root (300vw).")
+flags.DEFINE_list("train_dir", None, "300W .pts folders, comma-separated (300w_clips), or a 300VW root (300vw).")
 flags.DEFINE_string("train_list", None, "SBR list file (data=list).")
-flags.DEFINE_string("val_dir", None, "300W-style .pts folder for validation; default: synthetic faces.")
+flags.DEFINE_list("val_dir", None, "300W-style .pts folders for validation, comma-separated (NME over all of "
+                  "them, each folder also reported); default: synthetic faces.")
 flags.DEFINE_integer("train_count", 2000, "Number of synthetic training clips (data=synthetic).")
 flags.DEFINE_integer("val_count", 64, "Validation faces (synthetic) or at most this many from --val_dir (0 = all).")
 flags.DEFINE_integer("val_clip_count", 32, "Validation clips for the tracking NME.")
@@ -21,7 +22,8 @@ flags.DEFINE_boolean("skip_bad", False, "Skip malformed annotations (reported) i
 flags.DEFINE_integer("num_points", 68, "Landmarks per face; set from the training data (68 iBUG, 19 AFLW).")
 flags.DEFINE_integer("input_size", 64, "Input crop side S.")
 flags.DEFINE_integer("heatmap_stride", 2, "Heatmaps, offsets and flow are at S / stride.")
-flags.DEFINE_list("widths", ["16", "32", "48", "64"], "Encoder widths per stage.")
+flags.DEFINE_list("widths", ["16", "32", "48", "64"], "Encoder widths per stage (stage i at S / 2^(i+1)).")
+flags.DEFINE_integer("blocks", 1, "Residual blocks per encoder stage.")
 flags.DEFINE_integer("head_width", 32, "Hidden channels of each head and of the decoder.")
 flags.DEFINE_list("flow_widths", ["16", "32", "48"], "Motion-field encoder widths.")
 flags.DEFINE_integer("flow_scales", 3, "Motion-field scales.")
@@ -35,9 +37,12 @@ flags.DEFINE_float("mu", 0.6, "Student target mix mu * tracking + (1 - mu) * p_C
 flags.DEFINE_float("gamma", 0.8, "Test-time fusion p = gamma p_M + (1 - gamma) p_C.")
 flags.DEFINE_integer("queue_length", 4, "Student weight queue length v (eq. 8); 1 = mean teacher.")
 flags.DEFINE_float("ema_lambda", 0.99, "Teacher smoothing lambda (eq. 8).")
+flags.DEFINE_enum("heatmap_loss", "softmax", ["softmax", "mse"],
+                  "LHR loss: spatial-softmax KL + integral L1, or the paper's heatmap MSE.")
 flags.DEFINE_float("heatmap_sigma", 1.0, "Gaussian sigma of heatmap targets, heatmap pixels.")
-flags.DEFINE_float("heatmap_weight", 100.0, "Weight of l_M.")
-flags.DEFINE_float("foreground_weight", 10.0, "Extra weight of heatmap pixels near a landmark (0 = plain MSE).")
+flags.DEFINE_float("heatmap_weight", 1.0, "Weight of l_M.")
+flags.DEFINE_float("integral_weight", 0.5, "Weight of the integral (soft-argmax) L1 inside the softmax l_M.")
+flags.DEFINE_float("foreground_weight", 10.0, "MSE loss only: extra weight of pixels near a landmark (0 = plain MSE).")
 flags.DEFINE_float("clor_weight", 1.0, "Weight of l_C (focal + offsets).")
 flags.DEFINE_float("offset_weight", 1.0, "Weight of the offset L1 inside l_C.")
 flags.DEFINE_float("flow_weight", 1.0, "Weight of l_E.")
@@ -50,8 +55,13 @@ flags.DEFINE_float("pseudo_weight", 100.0, "Weight of the pseudo-heatmap losses 
 flags.DEFINE_integer("batch_size", 8, "Clips per step (global, across replicas).")
 flags.DEFINE_integer("epochs", 140, "Epochs (also the end of the omega decay period).")
 flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0 = one pass over the training clips).")
-flags.DEFINE_float("learning_rate", 1.25e-4, "Adam learning rate.")
-flags.DEFINE_list("lr_decay_epochs", ["90", "120"], "Epochs where the learning rate drops x0.1 each.")
+flags.DEFINE_float("learning_rate", 1.25e-4, "Adam (peak) learning rate.")
+flags.DEFINE_enum("lr_schedule", "step", ["step", "cosine"],
+                  "step: x0.1 at each of --lr_decay_epochs (paper); cosine: linear warm-up over --warmup_steps, "
+                  "then cosine decay to 0 at the last step.")
+flags.DEFINE_list("lr_decay_epochs", ["90", "120"], "Epochs where the learning rate drops x0.1 each (step schedule).")
+flags.DEFINE_integer("warmup_steps", 200, "Linear warm-up steps of the cosine schedule.")
+flags.DEFINE_float("weight_decay", 0.0, "Decoupled weight decay (AdamW) when positive.")
 flags.DEFINE_float("climb_end", 60, "omega(t): end of the climb period (epochs).")
 flags.DEFINE_float("retain_end", 110, "omega(t): end of the retention period (epochs); decay until --epochs.")
 

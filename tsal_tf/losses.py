@@ -22,16 +22,66 @@ def gaussian_heatmaps(points, height, width, sigma):
 
 
 def heatmap_mse(predicted, target, foreground_weight=0.0):
-  """l_M: mean over all elements of w * (H - H*)^2 (Dong et al.'s multi-channel heatmap regression).
+  """The paper's l_M: mean over all elements of w * (H - H*)^2 (Dong et al.'s heatmap regression).
 
-  w = 1 + foreground_weight * [H* > 0.1]: up-weighting the few pixels near each landmark (as in the
-  weighted loss map of Adaptive Wing) gets the network off the all-zero plateau of plain MSE much sooner;
-  foreground_weight = 0 is plain MSE.
+  w = 1 + foreground_weight * [H* > 0.1] up-weights the few pixels near each landmark (the weighted loss map
+  of Adaptive Wing); foreground_weight = 0 is plain MSE.
   """
   predicted = ops.convert_to_tensor(predicted)
   target = ops.stop_gradient(ops.cast(target, predicted.dtype))
   weight = 1.0 + foreground_weight * ops.cast(target > 0.1, predicted.dtype)
   return ops.mean(weight * ops.square(predicted - target))
+
+
+def spatial_log_softmax(logits):
+  """log p_n(x, y) = logits_n(x, y) - logsumexp over the h x w pixels of channel n: [..., h, w, N] -> same."""
+  logits = ops.convert_to_tensor(logits)
+  height, width, channels = logits.shape[-3:]
+  flat = ops.reshape(logits, (-1, height * width, channels))
+  return ops.reshape(ops.log_softmax(flat, axis=1), ops.shape(logits))
+
+
+def soft_argmax(logits):
+  """Integral (expected) coordinates under p = spatial softmax(logits): [..., h, w, N] -> [..., N, 2] (x, y)."""
+  p = ops.exp(spatial_log_softmax(logits))
+  height, width = p.shape[-3], p.shape[-2]
+  xs = ops.reshape(ops.arange(width, dtype="float32"), (width, 1))
+  ys = ops.reshape(ops.arange(height, dtype="float32"), (height, 1, 1))
+  return ops.stack([ops.sum(p * xs, axis=(-3, -2)), ops.sum(p * ys, axis=(-3, -2))], axis=-1)
+
+
+def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5):
+  """LHR loss on heatmap logits [..., h, w, N] for target points [..., N, 2] (heatmap pixels):
+
+    KL(q_n || softmax(logits_n)) + integral_weight * mean |soft_argmax(logits) - points|,
+    q_n = G(clip(points_n)) / sum G   (a normalised Gaussian of `sigma`, centre clipped into the map).
+
+  The KL (cross-entropy minus the target's entropy, so 0 at the optimum) shapes the map into a peak whose
+  log-probabilities are a parabola around the landmark: exactly what the argmax + parabolic refinement of
+  `decoders.decode_lhr` reads back with sub-pixel precision. The integral L1 (Sun et al., ECCV 2018) pulls
+  the whole distribution's mean onto the point, which sharpens sub-pixel placement and keeps gradients alive
+  where the target Gaussian has no overlap with the prediction yet. Mean over landmarks and batch.
+  """
+  logits = ops.convert_to_tensor(logits)
+  points = ops.stop_gradient(ops.cast(points, "float32"))
+  height, width = logits.shape[-3], logits.shape[-2]
+  inside = ops.stack([ops.clip(points[..., 0], 0.0, width - 1.0), ops.clip(points[..., 1], 0.0, height - 1.0)], -1)
+  target = gaussian_heatmaps(inside, height, width, sigma)
+  target = target / ops.sum(target, axis=(-3, -2), keepdims=True)
+  log_p = spatial_log_softmax(logits)
+  kl = ops.sum(target * (ops.log(target + 1e-12) - log_p), axis=(-3, -2))
+  integral = ops.mean(ops.abs(soft_argmax(logits) - points))
+  return ops.mean(kl) + integral_weight * integral
+
+
+def heatmap_loss(heatmaps, points, config):
+  """l_M between heatmaps [..., h, w, N] and points [..., N, 2] with the loss of `config` (ObjectiveConfig):
+  "softmax" (`heatmap_softmax_loss`) or "mse" (the paper's, `heatmap_mse` on rendered Gaussians)."""
+  if config.heatmap_loss == "softmax":
+    return heatmap_softmax_loss(heatmaps, points, config.heatmap_sigma, config.integral_weight)
+  height, width = heatmaps.shape[-3], heatmaps.shape[-2]
+  target = gaussian_heatmaps(ops.stop_gradient(points), height, width, config.heatmap_sigma)
+  return heatmap_mse(heatmaps, target, config.foreground_weight)
 
 
 def centre_focal_loss(logits, target):
@@ -141,16 +191,10 @@ def motion_deviation_loss(flows, p_m_first, p_m_last):
   return ops.mean(ops.sum(ops.square(tracked - ops.stop_gradient(p_m_last)), axis=-1))
 
 
-def pseudo_heatmap_loss(heatmaps, target_points, sigma, foreground_weight=0.0):
-  """Eq. 4/5: sum_{i=1}^{K-1} ||G(target^(i)) - H^(i)||^2 / (N w h (K-1)).
-
-  heatmaps [B, K-1, h, w, N] of the unlabeled frames; target_points [B, K-1, N, 2] are rendered as
-  Gaussian heatmaps G (editor's note 2) under stop_gradient; mean over the batch, weighted as in
-  `heatmap_mse` (foreground_weight = 0 is the paper's plain squared error).
-  """
-  height, width = heatmaps.shape[2], heatmaps.shape[3]
-  target = gaussian_heatmaps(ops.stop_gradient(target_points), height, width, sigma)
-  return heatmap_mse(heatmaps, target, foreground_weight)
+def pseudo_heatmap_loss(heatmaps, target_points, config):
+  """Eq. 4/5: the LHR loss of the unlabeled frames' heatmaps [B, K-1, h, w, N] against pseudo-label points
+  [B, K-1, N, 2] (stop-gradient), rendered as in l_M (editor's note 2); mean over frames and batch."""
+  return heatmap_loss(heatmaps, ops.stop_gradient(target_points), config)
 
 
 def student_target(tracked, p_c, mu):

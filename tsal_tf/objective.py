@@ -21,8 +21,10 @@ class ObjectiveConfig:
   sic: bool = True
   mfds: bool = True
   mu: float = 0.6
+  heatmap_loss: str = "softmax"
   heatmap_sigma: float = 1.0
-  heatmap_weight: float = 100.0
+  heatmap_weight: float = 1.0
+  integral_weight: float = 0.5
   foreground_weight: float = 10.0
   clor_weight: float = 1.0
   offset_weight: float = 1.0
@@ -59,10 +61,8 @@ def network_objective(outputs, frames, labels, omega, role, config):
     dict of scalar terms: l_M, l_C, l_E, L_I, L_D, L_d and total.
   """
   heatmaps = outputs["heatmaps"]
-  height, width = heatmaps.shape[2], heatmaps.shape[3]
   terms = {}
-  target = losses.gaussian_heatmaps(labels, height, width, config.heatmap_sigma)
-  terms["l_M"] = config.heatmap_weight * losses.heatmap_mse(heatmaps[:, 0], target, config.foreground_weight)
+  terms["l_M"] = config.heatmap_weight * losses.heatmap_loss(heatmaps[:, 0], labels, config)
   terms["l_C"] = config.clor_weight * losses.clor_loss(outputs["centre"][:, 0], outputs["offsets"][:, 0], labels,
                                                        offset_weight=config.offset_weight)
   flows = outputs["flows"]
@@ -75,8 +75,7 @@ def network_objective(outputs, frames, labels, omega, role, config):
   if flows:
     tracked = decoders.track(flows[0], labels)[:, 1:]
     pseudo = tracked if role == "teacher" else losses.student_target(tracked, p_c[:, 1:], config.mu)
-    terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config.heatmap_sigma,
-                                                                         config.foreground_weight)
+    terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config)
   else:
     terms["L_d"] = zero
   terms["total"] = (terms["L_I"] + omega * terms["L_D"] + terms["l_M"] + terms["l_C"] + terms["l_E"]

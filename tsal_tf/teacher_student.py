@@ -55,12 +55,14 @@ class TeacherStudent(keras.Model):
     return tf.cast(self.student_optimizer.iterations, "float32") / float(self.steps_per_epoch)
 
   def _step(self, net, optimizer, frames, labels, omega, role, replicas):
+    # Single frames (clip_length 1) never reach the motion field: only the landmark net trains.
+    variables = net.trainable_variables if frames.shape[1] > 1 else net.landmark_net.trainable_variables
     with tf.GradientTape() as tape:
       outputs = net(frames, training=True)
       terms = objective.network_objective(outputs, frames, labels, omega, role, self.objective_config)
       scaled = terms["total"] / replicas
-    gradients = tape.gradient(scaled, net.trainable_variables)
-    optimizer.apply(gradients, net.trainable_variables)
+    gradients = tape.gradient(scaled, variables)
+    optimizer.apply(gradients, variables)
     return terms
 
   def train_step(self, data):

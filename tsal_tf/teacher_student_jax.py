@@ -32,8 +32,6 @@ class JaxTeacherStudent(keras.Model):
       target.assign(ops.copy(source.value))  # a copy: JAX must not see one buffer twice
     self.queue = teacher_update.StudentWeightQueue(self.student, self.teacher, queue_length, ema_lambda)
     self.queue_state = list(self.queue.variables)  # tracked, so the queue travels in the step's state
-    if self.student.non_trainable_variables:
-      raise ValueError("eq. 8 here averages trainable weights only; the network has non-trainable ones")
     self.step_counter = keras.Variable(0, dtype="int32", trainable=False, name="step")
     self.built = True  # both networks are built; fit() must not try to build from a data batch
 
@@ -60,37 +58,44 @@ class JaxTeacherStudent(keras.Model):
     roles = [("student", self.student)] + ([("teacher", self.teacher)] if self.async_learning else [])
 
     def total_loss(trainable_values):
-      total, logs = 0.0, {}
+      total, logs, updates = 0.0, {}, {}
       for role, net in roles:
-        outputs, _ = net.stateless_call(self._split(trainable_values, self.trainable_variables,
-                                                    net.trainable_variables),
-                                        self._split(non_trainable, self.non_trainable_variables,
-                                                    net.non_trainable_variables), frames, training=True)
+        outputs, net_non_trainable = net.stateless_call(
+            self._split(trainable_values, self.trainable_variables, net.trainable_variables),
+            self._split(non_trainable, self.non_trainable_variables, net.non_trainable_variables), frames,
+            training=True)
+        updates.update({id(v): value for v, value in zip(net.non_trainable_variables, net_non_trainable)})
         terms = objective.network_objective(outputs, frames, labels, omega, role, self.objective_config)
         total = total + terms["total"]
         logs.update({f"{role}/{k}": v for k, v in terms.items()})
-      return total, logs
+      return total, (logs, updates)
 
-    (_, logs), gradients = jax.value_and_grad(total_loss, has_aux=True)(trainable)
+    (_, (logs, updates)), gradients = jax.value_and_grad(total_loss, has_aux=True)(trainable)
     trainable, optimizer_variables = self.optimizer.stateless_apply(optimizer_variables, gradients, trainable)
-    non_trainable = list(non_trainable)
-    assign = {id(v): i for i, v in enumerate(self.non_trainable_variables)}
-    non_trainable[assign[id(self.step_counter)]] = step + 1
-    if self.async_learning:  # eq. 8 (the networks hold only trainable weights: GroupNorm has no statistics)
+    trainable, non_trainable = list(trainable), list(non_trainable)
+    # Every variable's slot in the step's state: ("t", i) trainable, ("n", i) non-trainable (BN statistics,
+    # the step counter, the eq. 8 queue).
+    slot = {id(v): ("t", i) for i, v in enumerate(self.trainable_variables)}
+    slot.update({id(v): ("n", i) for i, v in enumerate(self.non_trainable_variables)})
+    state = {"t": trainable, "n": non_trainable}
+    get = lambda variables: [state[slot[id(v)][0]][slot[id(v)][1]] for v in variables]
+
+    def put(variables, values):
+      for variable, value in zip(variables, values):
+        kind, i = slot[id(variable)]
+        state[kind][i] = value
+
+    for variable_id, value in updates.items():  # BatchNorm moving statistics of the networks that ran
+      kind, i = slot[variable_id]
+      state[kind][i] = value
+    put([self.step_counter], [step + 1])
+    if self.async_learning:  # eq. 8 over all of the teacher's weights, BN statistics included (as under TF)
       queue = self.queue
-      get = lambda variables: self._split(non_trainable, self.non_trainable_variables, variables)
       slots, sums, position, count, teacher = teacher_update.functional_update(
           get(queue.slots), get(queue.sums), get([queue.position])[0], get([queue.count])[0],
-          self._split(trainable, self.trainable_variables, self.student.trainable_variables),
-          self._split(trainable, self.trainable_variables, self.teacher.trainable_variables),
-          self.queue_length, self.ema_lambda)
-      for variable, value in zip(queue.slots + queue.sums + [queue.position, queue.count],
-                                 slots + sums + [position, count]):
-        non_trainable[assign[id(variable)]] = value
-      trainable = list(trainable)
-      index = {id(v): i for i, v in enumerate(self.trainable_variables)}
-      for variable, value in zip(self.teacher.trainable_variables, teacher):
-        trainable[index[id(variable)]] = value
+          get(self.student.weights), get(self.teacher.weights), self.queue_length, self.ema_lambda)
+      put(queue.slots + queue.sums + [queue.position, queue.count], slots + sums + [position, count])
+      put(self.teacher.weights, teacher)
     logs["loss"] = logs["student/total"]
     logs["omega"] = omega
     return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)

@@ -1,54 +1,75 @@
 """Encoder-decoder backbone with the LHR and CLOR heads (keras.layers only; runs under TF and JAX).
 
-Normalisation is GroupNorm (per sample), so a step's result does not depend on how the batch is split
-across replicas (MirroredStrategy gives the same weights as one device).
+A ResNet-style encoder (3x3 convs, BatchNorm, ReLU; `blocks` basic residual blocks per stage) and a
+lightweight U-Net decoder (bilinear x2 upsampling + 1x1-projected skip + one residual block per scale) back
+to the heatmap resolution S / heatmap_stride. BatchNorm is `synchronized=True`: under a tf.distribute
+strategy the batch statistics are reduced over all replicas, so a step on R replicas equals a step on one
+device with the whole batch (tests/test_distribution.py); other backends ignore the option.
 """
 
 import keras
 from keras import layers
 
+BN_MOMENTUM = 0.9  # moving statistics settle within ~50 steps: short CPU runs still evaluate well
 
-def _conv_block(x, width, stride, name):
+
+def _norm(x, name):
+  return layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True, name=name)(x)
+
+
+def _conv_bn_relu(x, width, stride, name):
   x = layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
-  x = layers.GroupNormalization(groups=min(8, width // 4), name=f"{name}_norm")(x)
-  return layers.Activation("relu", name=f"{name}_relu")(x)
+  return layers.Activation("relu", name=f"{name}_relu")(_norm(x, f"{name}_bn"))
 
 
 def _residual(x, width, name):
-  y = _conv_block(x, width, 1, f"{name}_a")
+  """Basic block: relu(x' + bn(conv(relu(bn(conv(x)))))), x' = x or a 1x1 projection when widths differ."""
+  shortcut = x
+  if x.shape[-1] != width:
+    shortcut = _norm(layers.Conv2D(width, 1, use_bias=False, name=f"{name}_proj")(x), f"{name}_proj_bn")
+  y = _conv_bn_relu(x, width, 1, f"{name}_a")
   y = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
-  y = layers.GroupNormalization(groups=min(8, width // 4), name=f"{name}_b_norm")(y)
-  return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
+  y = _norm(y, f"{name}_b_bn")
+  return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
 def build_landmark_network(config, name="landmark_net"):
-  """Frames [B, S, S, 3] in [0, 1] -> {heatmaps [B,h,w,N], centre [B,h,w,1] logits, offsets [B,h,w,2N]}.
+  """Frames [B, S, S, 3] in [0, 1] -> {heatmaps [B,h,w,N] logits, centre [B,h,w,1] logits, offsets [B,h,w,2N]}.
 
-  h = w = S / heatmap_stride. Encoder stages halve the resolution; the decoder upsamples the deepest
-  features back to h x w adding 1x1-projected skips; each head is conv3x3-ReLU-conv1x1 from one
-  {name: channels} mapping (config.head_channels()).
+  h = w = S / heatmap_stride. The stem (a stride-2 conv) is stage 0 at S/2; stage i >= 1 is a stride-2 conv
+  and `blocks` residual blocks, at S / 2^(i+1) with config.widths[i] channels. The decoder walks from the
+  deepest stage back up to h x w, merging each skip; the heads follow config.head_channels().
   """
   frames = keras.Input((config.input_size, config.input_size, 3), name="frames")
   x = layers.Rescaling(2.0, offset=-1.0, name="normalise")(frames)
-  x = _conv_block(x, config.widths[0], 1, "stem")
-  skips = {}
-  size = config.input_size
-  for i, width in enumerate(config.widths):
-    x = _conv_block(x, width, 2, f"down{i}")
-    x = _residual(x, width, f"res{i}")
+  x = _conv_bn_relu(x, config.widths[0], 2, "stem")
+  size = config.input_size // 2
+  skips = {size: x}
+  for i, width in enumerate(config.widths[1:], start=1):
+    x = _conv_bn_relu(x, width, 2, f"down{i}")
     size //= 2
+    for b in range(config.blocks):
+      x = _residual(x, width, f"stage{i}_block{b}")
     skips[size] = x
+  if size > config.heatmap_size:
+    raise ValueError(f"heatmap size {config.heatmap_size} is finer than the deepest stage ({size})")
+  x = _norm(layers.Conv2D(config.head_width, 1, use_bias=False, name="deep_proj")(x), "deep_proj_bn")
   while size < config.heatmap_size:
     size *= 2
+    if size not in skips:
+      raise ValueError(f"heatmap size {config.heatmap_size} is not reachable from the encoder stages")
     x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{size}")(x)
-    x = layers.Conv2D(config.head_width, 1, name=f"up{size}_proj")(x)
-    skip = layers.Conv2D(config.head_width, 1, name=f"skip{size}_proj")(skips[size])
-    x = _conv_block(layers.Add(name=f"merge{size}")([x, skip]), config.head_width, 1, f"fuse{size}")
-  if size != config.heatmap_size:
-    raise ValueError(f"heatmap size {config.heatmap_size} is not reachable from the encoder stages")
-  outputs = {}
+    skip = _norm(layers.Conv2D(config.head_width, 1, use_bias=False, name=f"skip{size}_proj")(skips[size]),
+                 f"skip{size}_bn")
+    x = layers.Activation("relu", name=f"merge{size}_relu")(layers.Add(name=f"merge{size}")([x, skip]))
+    x = _residual(x, config.head_width, f"fuse{size}")
+  # LHR reads the decoder features directly (its residual block is the head); the CLOR heads get a hidden
+  # conv of their own, half as wide, so that the offsets need not share features with the heatmaps.
+  outputs = {"heatmaps": layers.Conv2D(config.num_points, 1, name="heatmaps")(x)}
   for head, channels in config.head_channels().items():
-    y = layers.Conv2D(config.head_width, 3, padding="same", activation="relu", name=f"{head}_hidden")(x)
+    if head == "heatmaps":
+      continue
+    y = layers.Conv2D(config.head_width // 2, 3, padding="same", activation="relu", name=f"{head}_hidden")(x)
     bias = keras.initializers.Constant(-2.19) if head == "centre" else "zeros"  # CenterNet prior 0.1
     outputs[head] = layers.Conv2D(channels, 1, bias_initializer=bias, name=head)(y)
   return keras.Model(frames, outputs, name=name)

@@ -12,7 +12,8 @@ class NetworkConfig:
     num_points: N landmarks.
     heatmap_stride: heatmaps, centre map, offsets and flow are at S / heatmap_stride.
     widths: encoder channels per stage; stage i is at S / 2^(i+1).
-    head_width: channels of each head's hidden conv.
+    blocks: residual blocks per encoder stage.
+    head_width: channels of the decoder and of each head's hidden conv.
     flow_widths: channels of the motion-field (MFE) encoder stages.
     flow_scales: number of flow scales (finest = heatmap resolution, each next one half as large).
   """
@@ -20,6 +21,7 @@ class NetworkConfig:
   num_points: int = 68
   heatmap_stride: int = 2
   widths: tuple = (16, 32, 48, 64)
+  blocks: int = 1
   head_width: int = 32
   flow_widths: tuple = (16, 32, 48)
   flow_scales: int = 3

@@ -1,6 +1,8 @@
 """Decoders from network outputs to landmarks (keras.ops; heatmap coordinates, 0-based pixel centres).
 
-* p_M (LHR): sub-pixel peak of each landmark heatmap (ops.heatmap_to_coords).
+* p_M (LHR): sub-pixel peak of each landmark's heatmap logits (ops.heatmap_to_coords: argmax, then a parabola
+  through the peak and its neighbours per axis; the softmax loss makes the logits a log-Gaussian around the
+  landmark, for which that parabola is exact).
 * p_C (CLOR): integer peak c of the face-centre heatmap plus the offsets regressed at c:
       p_C = c + offset_scale * O[c].
 * tracking phi(V, g): start at g (frame 0) and chain bilinear flow samples, g_{t+1} = g_t + V_t(g_t).
@@ -51,8 +53,14 @@ def decode_clor(centre_logits, offsets):
 
 
 def decode_lhr(heatmaps):
-  """p_M [B, N, 2] and confidence [B, N] from heatmaps [B, h, w, N]."""
-  return tsal_ops.heatmap_to_coords(heatmaps)
+  """p_M [B, N, 2] and confidence [B, N] from heatmap logits [B, h, w, N].
+
+  confidence = the spatial-softmax probability of the peak pixel, exp(max - logsumexp) in (0, 1].
+  """
+  coords, peak = tsal_ops.heatmap_to_coords(heatmaps)
+  batch, height, width, channels = ops.shape(heatmaps)
+  normaliser = ops.logsumexp(ops.reshape(heatmaps, (batch, height * width, channels)), axis=1)
+  return coords, ops.exp(peak - normaliser)
 
 
 def track(flows, start):

@@ -1,0 +1,281 @@
+"""Learning curve on 300W common: NME after fixed CPU budgets, supervised vs TSAL, next to dlib.
+
+    .venv/bin/python benchmarks/learning_curve.py --minutes=10,30,60 --models=supervised,tsal_steps
+
+Rows (each a fresh `python -m tsal_tf.train` process in its own run directory under --study_dir):
+  supervised_<M>min   the single model (clip_length 1, no SIC / MFDS / teacher) trained for M CPU minutes;
+  tsal_<M>min         TSAL (teacher + student) trained for M CPU minutes       (equal minutes);
+  tsal_steps<M>min    TSAL trained for as many steps as supervised_<M>min      (equal steps).
+A budget of M minutes becomes a step count from the throughput of a short calibration run of the same
+configuration (`calibration.json`, measured once per model kind), so the learning rate's cosine schedule ends
+exactly at the budget's last step; every row records the steps and minutes it actually trained.
+
+Each finished row holds `result.json` and is skipped on a re-run; an interrupted row resumes from its last
+checkpoint (`train --resume`) with the same plan, so a long curve can span several sessions. After the rows:
+dlib's 68-point predictor on the same faces in the same run (benchmarks/dlib_reference.py; skipped with a
+note when dlib is not installed), then results/learning_curve.md, .csv and .png.
+"""
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines (the rows' logs keep theirs)
+
+SINGLE_MODEL_FLAGS = ["--clip_length=1", "--noasync_learning", "--nosic", "--nomfds"]
+VALIDATIONS_PER_ROW = 4  # validation passes during a row (each costs a few seconds of its budget)
+CSV_HEADER = ["model", "minutes", "steps", "nme_ip", "nme_io", "auc_io", "fr_io"]
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--minutes", default="10,30,60", help="CPU-minute budgets, comma-separated.")
+  parser.add_argument("--models", default="supervised,tsal_steps",
+                      help="Row kinds, comma-separated: supervised, tsal (equal minutes), tsal_steps (equal steps).")
+  parser.add_argument("--base_flags", default="configs/300w_cpu.flags", help="Training flagfile of every row.")
+  parser.add_argument("--extra_flags", default="", help="Flags added to every row, comma-separated.")
+  parser.add_argument("--study_dir", default="runs/learning_curve", help="Folder of the rows' run directories.")
+  parser.add_argument("--eval_dirs", default="../shared/data/300w_helen_test,../shared/data/300w_lfpw_test",
+                      help="300W-style folders evaluated together (the 300W common set) and one by one.")
+  parser.add_argument("--report_dir", default="results", help="Where learning_curve.md / .csv / .png go.")
+  parser.add_argument("--calibration_steps", type=int, default=40, help="Steps of each calibration run.")
+  parser.add_argument("--no_dlib", action="store_true", help="Do not measure dlib.")
+  return parser.parse_args(argv)
+
+
+def train(run_dir, flags, log_path):
+  """One training process (stdout + stderr into log_path); raises with the log's tail if it fails."""
+  command = [sys.executable, "-m", "tsal_tf.train", *flags, f"--run_dir={run_dir}"]
+  os.makedirs(run_dir, exist_ok=True)
+  with open(log_path, "a", encoding="utf-8") as log:
+    log.write(f"\n$ {' '.join(command)}\n")
+    log.flush()
+    result = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+  if result.returncode:
+    with open(log_path, encoding="utf-8") as log:
+      tail = log.read()[-2000:]
+    raise SystemExit(f"training {run_dir} failed (exit {result.returncode}); log {log_path}:\n{tail}")
+
+
+def row_flags(kind, args):
+  flags = [f"--flagfile={args.base_flags}"] + [f for f in args.extra_flags.split(",") if f]
+  return flags + (SINGLE_MODEL_FLAGS if kind == "supervised" else [])
+
+
+def steps_per_second(kind, args):
+  """Throughput of a row kind, measured once by a short run and kept in <study_dir>/calibration.json.
+
+  The calibration trains 2 x calibration_steps steps with a token validation; the rate is taken from the
+  difference between the two epochs' clock readings, so graph tracing and start-up are left out.
+  """
+  path = os.path.join(args.study_dir, "calibration.json")
+  table = json.load(open(path, encoding="utf-8")) if os.path.isfile(path) else {}
+  if kind in table:
+    return table[kind]
+  run_dir = os.path.join(args.study_dir, f"calibration_{kind}")
+  if os.path.isdir(run_dir):
+    import shutil
+    shutil.rmtree(run_dir)
+  n = args.calibration_steps
+  print(f"[calibration] {kind}: timing {2 * n} steps", flush=True)
+  flags = row_flags(kind, args) + ["--epochs=2", f"--steps_per_epoch={n}", "--val_count=8", "--val_clip_count=2",
+                                   f"--checkpoint_every={10 * n}", "--verbose=2"]
+  train(run_dir, flags, os.path.join(args.study_dir, f"calibration_{kind}.log"))
+  epochs = json.load(open(os.path.join(run_dir, "train_clock.json"), encoding="utf-8"))["epochs"]
+  rate = n / (epochs[1]["seconds"] - epochs[0]["seconds"])
+  table[kind] = rate
+  from tsal_tf.io_utils import atomic_write_json
+  atomic_write_json(path, table)
+  print(f"[calibration] {kind}: {rate:.3f} steps/s", flush=True)
+  return rate
+
+
+def evaluate_row(run_dir, eval_dirs):
+  """Teacher and student metrics on the evaluation faces: {role: face_metrics report}."""
+  import numpy as np
+  from tsal_tf import evaluation
+  from tsal_tf.data import formats, sources
+  from tsal_tf.runs import load_networks
+  teacher, student, run_flags = load_networks(run_dir)
+  samples, subsets = [], []
+  for folder in eval_dirs:
+    found = formats.load_pts_folder(folder)
+    samples += found
+    subsets += [os.path.basename(os.path.normpath(folder))] * len(found)
+  source = sources.ImageSource(samples, teacher.config.input_size, sources.scheme_of(samples))
+  faces = [source.example(i) for i in range(len(source))]
+  images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
+  gamma = float(run_flags.get("gamma", 0.8))
+  roles = {"student": student} if run_flags.get("async_learning") == "false" else {"teacher": teacher,
+                                                                                   "student": student}
+  return {role: evaluation.face_metrics(evaluation.predict_images(net, images, gamma), truth, subsets)
+          for role, net in roles.items()}
+
+
+def run_row(name, kind, steps, args):
+  """Train (or resume) one row to `steps` steps and evaluate it; returns its result dict."""
+  from tsal_tf.io_utils import atomic_write_json
+  run_dir = os.path.join(args.study_dir, name)
+  result_path = os.path.join(run_dir, "result.json")
+  if os.path.isfile(result_path):
+    print(f"[{name}] finished earlier: skipped", flush=True)
+    return json.load(open(result_path, encoding="utf-8"))
+  plan_path = os.path.join(run_dir, "plan.json")
+  if os.path.isfile(plan_path):
+    plan = json.load(open(plan_path, encoding="utf-8"))
+  else:
+    per_epoch = max(1, math.ceil(steps / VALIDATIONS_PER_ROW))
+    plan = {"kind": kind, "epochs": VALIDATIONS_PER_ROW, "steps_per_epoch": per_epoch,
+            "steps": VALIDATIONS_PER_ROW * per_epoch}
+    atomic_write_json(plan_path, plan)
+  resume = os.path.isdir(os.path.join(run_dir, "checkpoints"))
+  print(f"[{name}] {'resuming' if resume else 'training'}: {plan['steps']} steps "
+        f"({plan['epochs']} x {plan['steps_per_epoch']})", flush=True)
+  flags = row_flags(kind, args) + [f"--epochs={plan['epochs']}", f"--steps_per_epoch={plan['steps_per_epoch']}",
+                                   f"--checkpoint_every={plan['steps_per_epoch']}", "--verbose=2"]
+  train(run_dir, flags + (["--resume"] if resume else []), os.path.join(run_dir, "train.log"))
+  clock = json.load(open(os.path.join(run_dir, "train_clock.json"), encoding="utf-8"))
+  result = {"name": name, "kind": kind, "steps": clock["steps"], "minutes": clock["seconds"] / 60.0,
+            "metrics": evaluate_row(run_dir, args.eval_dirs.split(","))}
+  atomic_write_json(result_path, result)
+  return result
+
+
+def dlib_row(args):
+  """dlib's summary on the evaluation faces (all of them together), or None when dlib is not installed."""
+  if args.no_dlib:
+    return None
+  try:
+    import dlib  # noqa: F401
+    import face_recognition_models  # noqa: F401
+  except ImportError:
+    print("[dlib] not installed (pip install dlib-bin==20.0.1 face-recognition-models==0.3.0): no dlib row",
+          flush=True)
+    return None
+  from benchmarks import dlib_reference
+  return dlib_reference.measure(args.eval_dirs.split(","))
+
+
+def csv_rows(results, dlib):
+  rows = []
+  for result in results:
+    for role, report in result["metrics"].items():
+      model = "supervised" if result["kind"] == "supervised" else role
+      ip, io = report["all"]["inter_pupil"]["fused"], report["all"]["inter_ocular"]["fused"]
+      rows.append({"model": model, "minutes": f"{result['minutes']:.1f}", "steps": result["steps"],
+                   "nme_ip": f"{100 * ip['nme']:.2f}", "nme_io": f"{100 * io['nme']:.2f}",
+                   "auc_io": f"{io['auc']:.4f}", "fr_io": f"{100 * io['fr']:.2f}", "row": result["name"]})
+  if dlib is not None:
+    ip, io = dlib["all"]["inter_pupil"], dlib["all"]["inter_ocular"]
+    rows.append({"model": "dlib", "minutes": "", "steps": "", "nme_ip": f"{100 * ip['nme']:.2f}",
+                 "nme_io": f"{100 * io['nme']:.2f}", "auc_io": f"{io['auc']:.4f}", "fr_io": f"{100 * io['fr']:.2f}",
+                 "row": "dlib"})
+  return rows
+
+
+def plot(rows, path):
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  from tsal_tf.io_utils import atomic_path
+  figure, axis = plt.subplots(figsize=(6, 4), dpi=120)
+  styles = {"supervised": "o-", "teacher": "s-", "student": "^--"}
+  for model, style in styles.items():
+    for group in ("", "steps"):
+      points = sorted((float(r["minutes"]), float(r["nme_ip"])) for r in rows
+                      if r["model"] == model and ("steps" in r["row"]) == bool(group))
+      if points:
+        label = model if not group else f"{model} (equal steps)"
+        axis.plot(*zip(*points), style, label=label, alpha=1.0 if not group else 0.6)
+  for r in rows:
+    if r["model"] == "dlib":
+      axis.axhline(float(r["nme_ip"]), color="k", linestyle=":", label=f"dlib {r['nme_ip']}%")
+  axis.set_xlabel("training CPU minutes (2 cores)"), axis.set_ylabel("NME inter-pupil, 300W common (%)")
+  axis.set_ylim(bottom=0), axis.grid(alpha=0.3), axis.legend(fontsize=8)
+  figure.tight_layout()
+  with atomic_path(path) as tmp:
+    figure.savefig(tmp, format="png")
+  plt.close(figure)
+
+
+def write_report(results, dlib, args, command):
+  from tsal_tf.io_utils import atomic_write_text
+  rows = csv_rows(results, dlib)
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, CSV_HEADER, extrasaction="ignore", lineterminator="\n")
+  writer.writeheader()
+  writer.writerows(rows)
+  atomic_write_text(os.path.join(args.report_dir, "learning_curve.csv"), buffer.getvalue())
+  plot(rows, os.path.join(args.report_dir, "learning_curve.png"))
+  lines = ["# Learning curve on 300W common (554 faces)", "",
+           f"`{command}`", "",
+           f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`); each row is a fresh "
+           "training process on this 2-core CPU; minutes = the row's wall time in training (steps, data and its "
+           f"{VALIDATIONS_PER_ROW} validations). NME of the fused output in percent; AUC and FR at 0.08, "
+           "inter-ocular.", "",
+           "| row | model | minutes | steps | NME IP all | NME IP HELEN | NME IP LFPW | NME IO | AUC IO | FR IO "
+           "| p_M IP | p_C IP |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+  for result in results:
+    for role, report in result["metrics"].items():
+      model = "supervised" if result["kind"] == "supervised" else role
+      subsets = [k for k in report if k != "all"]
+      by = lambda subset, normalizer="inter_pupil", source="fused": report[subset][normalizer][source]
+      sub = [f"{100 * by(s)['nme']:.2f}" for s in subsets[:2]] + [""] * (2 - len(subsets[:2]))
+      lines.append(f"| {result['name']} | {model} | {result['minutes']:.1f} | {result['steps']} | "
+                   f"{100 * by('all')['nme']:.2f} | {sub[0]} | {sub[1]} | "
+                   f"{100 * by('all', 'inter_ocular')['nme']:.2f} | {by('all', 'inter_ocular')['auc']:.4f} | "
+                   f"{100 * by('all', 'inter_ocular')['fr']:.2f} | {100 * by('all', source='p_M')['nme']:.2f} | "
+                   f"{100 * by('all', source='p_C')['nme']:.2f} |")
+  if dlib is not None:
+    subsets = [k for k in dlib if k != "all"]
+    sub = [f"{100 * dlib[s]['inter_pupil']['nme']:.2f}" for s in subsets[:2]] + [""] * (2 - len(subsets[:2]))
+    io_all = dlib["all"]["inter_ocular"]
+    lines.append(f"| dlib | dlib | | | {100 * dlib['all']['inter_pupil']['nme']:.2f} | {sub[0]} | {sub[1]} | "
+                 f"{100 * io_all['nme']:.2f} | {io_all['auc']:.4f} | {100 * io_all['fr']:.2f} | | |")
+    lines += ["", f"dlib: {dlib['predict_ms_median']:.2f} ms per face for the predictor (median, this run)."]
+  lines += ["", "![learning curve](learning_curve.png)", ""]
+  atomic_write_text(os.path.join(args.report_dir, "learning_curve.md"), "\n".join(lines))
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  command = "python benchmarks/learning_curve.py " + " ".join(argv if argv is not None else sys.argv[1:])
+  os.chdir(ROOT)
+  budgets = [float(m) for m in args.minutes.split(",") if m]
+  kinds = [k for k in args.models.split(",") if k]
+  unknown = set(kinds) - {"supervised", "tsal", "tsal_steps"}
+  if unknown:
+    raise SystemExit(f"--models: unknown kind(s) {sorted(unknown)} (choose supervised, tsal, tsal_steps)")
+  results = []
+  start = time.time()
+  for minutes in budgets:
+    label = f"{minutes:g}min"
+    supervised = None
+    if "supervised" in kinds or "tsal_steps" in kinds:
+      steps = round(minutes * 60 * steps_per_second("supervised", args))
+      supervised = run_row(f"supervised_{label}", "supervised", steps, args)
+      results.append(supervised)
+    if "tsal" in kinds:
+      steps = round(minutes * 60 * steps_per_second("tsal", args))
+      results.append(run_row(f"tsal_{label}", "tsal", steps, args))
+    if "tsal_steps" in kinds:
+      results.append(run_row(f"tsal_steps{label}", "tsal", supervised["steps"], args))
+    write_report(results, None, args, command)  # a partial report after every budget
+  dlib = dlib_row(args)
+  write_report(results, dlib, args, command)
+  for row in csv_rows(results, dlib):
+    print(f"{row['row']:22s} {row['model']:10s} {row['minutes']:>6s} min {str(row['steps']):>6s} steps  "
+          f"NME IP {row['nme_ip']}%  IO {row['nme_io']}%  AUC@0.08 {row['auc_io']}  FR@0.08 {row['fr_io']}%")
+  print(f"wrote {args.report_dir}/learning_curve.md, .csv, .png ({(time.time() - start) / 60:.1f} min)")
+
+
+if __name__ == "__main__":
+  main()
