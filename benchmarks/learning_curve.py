@@ -215,14 +215,16 @@ def write_report(results, dlib, args, command):
   writer.writerows(rows)
   atomic_write_text(os.path.join(args.report_dir, "learning_curve.csv"), buffer.getvalue())
   plot(rows, os.path.join(args.report_dir, "learning_curve.png"))
+  subset_names = ([os.path.basename(os.path.normpath(d)) for d in args.eval_dirs.split(",")] + ["-", "-"])[:2]
   lines = ["# Learning curve on 300W common (554 faces)", "",
            f"`{command}`", "",
            f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`); each row is a fresh "
            "training process on this 2-core CPU; minutes = the row's wall time in training (steps, data and its "
            f"{VALIDATIONS_PER_ROW} validations). NME of the fused output in percent; AUC and FR at 0.08, "
            "inter-ocular.", "",
-           "| row | model | minutes | steps | NME IP all | NME IP HELEN | NME IP LFPW | NME IO | AUC IO | FR IO "
-           "| p_M IP | p_C IP |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           f"| row | model | minutes | steps | NME IP all | NME IP {subset_names[0]} | NME IP {subset_names[1]} | NME IO "
+           "| AUC IO | FR IO | p_M IP | p_C IP |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
   for result in results:
     for role, report in result["metrics"].items():
       model = "supervised" if result["kind"] == "supervised" else role

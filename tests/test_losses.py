@@ -8,6 +8,7 @@ from keras import ops
 
 from tsal_tf import losses
 from tsal_tf.model import decoders
+from tsal_tf.objective import ObjectiveConfig
 
 
 def _np(x):
@@ -80,9 +81,60 @@ def test_motion_deviation_loss_hand_computed():
 def test_pseudo_heatmap_loss_and_student_target():
   heat = np.zeros((1, 1, 4, 4, 1), np.float32)
   target = np.array([[[[1.0, 2.0]]]], np.float32)
+  mse = ObjectiveConfig(heatmap_loss="mse", heatmap_sigma=1.0, foreground_weight=0.0)
   expected = np.mean(_np(losses.gaussian_heatmaps(target, 4, 4, 1.0)) ** 2)
-  assert float(losses.pseudo_heatmap_loss(heat, target, 1.0)) == pytest.approx(expected)
+  assert float(losses.pseudo_heatmap_loss(heat, target, mse)) == pytest.approx(expected)
+  softmax = ObjectiveConfig(heatmap_loss="softmax", heatmap_sigma=1.0, integral_weight=0.5)
+  assert float(losses.pseudo_heatmap_loss(heat, target, softmax)) == pytest.approx(
+      _np(losses.heatmap_softmax_loss(heat[0], target[0], 1.0, 0.5)))
   np.testing.assert_allclose(_np(losses.student_target(np.float32(10.0), np.float32(0.0), 0.6)), 6.0)
+
+
+def _numpy_softmax_loss(logits, points, sigma, integral_weight):
+  """NumPy oracle of losses.heatmap_softmax_loss for one map [h, w, N]."""
+  h, w, n = logits.shape
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+  total_kl, total_l1 = 0.0, 0.0
+  for k in range(n):
+    z = logits[:, :, k].astype(np.float64)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    cx, cy = np.clip(points[k, 0], 0, w - 1), np.clip(points[k, 1], 0, h - 1)
+    q = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma ** 2))
+    q /= q.sum()
+    total_kl += np.sum(q * (np.log(q + 1e-12) - np.log(p)))
+    total_l1 += abs((p * xs).sum() - points[k, 0]) + abs((p * ys).sum() - points[k, 1])
+  return total_kl / n + integral_weight * total_l1 / (2 * n)
+
+
+def test_heatmap_softmax_loss_matches_numpy_oracle():
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(6, 7, 3)).astype(np.float32)
+  points = np.array([[1.5, 2.0], [5.2, 4.9], [8.0, -1.0]], np.float32)  # the last one outside the map
+  got = float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5))
+  assert got == pytest.approx(_numpy_softmax_loss(logits, points, 1.2, 0.5), rel=1e-5)
+
+
+def test_heatmap_softmax_loss_is_zero_kl_at_the_target_and_soft_argmax_is_exact():
+  # Logits = log of the normalised target: the KL is 0 and soft-argmax is the target's mean, which for a
+  # Gaussian centred on a pixel far from the border is the point itself.
+  point = np.array([[[6.0, 5.0]]], np.float32)
+  target = _np(losses.gaussian_heatmaps(point, 12, 13, 1.0))
+  logits = np.log(target / target.sum()).astype(np.float32)
+  np.testing.assert_allclose(_np(decoders.soft_argmax(logits)), point, atol=1e-4)
+  assert float(losses.heatmap_softmax_loss(logits, point, 1.0, 0.0)) == pytest.approx(0.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["soft_argmax", "argmax"])
+def test_decode_lhr_reads_a_log_gaussian_at_its_centre(method):
+  # Logits = a log-Gaussian: its soft-argmax is its mean (far from the border), and the parabola of the
+  # argmax decoder is exact for it.
+  point = np.array([[[4.3, 6.8]]], np.float32)
+  logits = np.log(_np(losses.gaussian_heatmaps(point, 12, 12, 1.0)) + 1e-30).astype(np.float32)
+  coords, confidence = decoders.decode_lhr(logits, method)
+  np.testing.assert_allclose(_np(coords), point, atol=1e-4)
+  peak = np.exp(logits.max()) / np.exp(logits).sum()
+  np.testing.assert_allclose(_np(confidence), [[peak]], rtol=1e-5)
 
 
 @pytest.mark.parametrize("epoch, expected", [(0, math.exp(-5)), (30, math.exp(-1.25)), (60, 1.0), (100, 1.0),

@@ -75,3 +75,4 @@ def test_jitter_of_constant_and_oscillating_tracks():
   assert metrics.jitter(oscillating + [3.0, 1.0], ground_truth=oscillating) == pytest.approx(0.0, abs=1e-12)
   with pytest.raises(ValueError, match="T >= 2"):
     metrics.jitter(face[None])
+

@@ -55,3 +55,37 @@ def test_queue_update_under_mirrored_strategy():
   for t in teacher.weights:
     for replica_value in strategy.experimental_local_results(t.value if hasattr(t, "value") else t):
       np.testing.assert_allclose(np.asarray(replica_value), 0.875, rtol=1e-6)
+
+
+def test_training_applies_eq8_to_every_teacher_weight_batchnorm_statistics_included():
+  """One fit step with and without the TeacherUpdate callback, from the same start on the same batch:
+  with it, teacher = lambda * (teacher after its own step) + (1 - lambda) * student (the queue holds one
+  snapshot after one step). Fails if eq. 8 were skipped, or applied to the trainable weights only."""
+  from tsal_tf import callbacks
+  from tsal_tf.data import pipelines, sources
+  from tsal_tf.model.config import NetworkConfig
+  from tsal_tf.objective import ObjectiveConfig
+  from tsal_tf.teacher_student import TeacherStudent
+  config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+  dataset = pipelines.make_dataset(sources.SyntheticClipSource(4, 32, 3), batch_size=4, shuffle=False).take(1)
+  keras.utils.set_random_seed(0)
+  initial = None
+  results = {}
+  for with_update in (False, True):
+    model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1)
+    if initial is None:
+      initial = [w.numpy() for w in model.student.weights + model.teacher.weights]
+    for variable, value in zip(model.student.weights + model.teacher.weights, initial):
+      variable.assign(value)
+    model.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    queue = StudentWeightQueue(model.student, model.teacher, length=4, ema_lambda=0.9)
+    update = [callbacks.TeacherUpdate(queue)] if with_update else []
+    model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False, callbacks=update)
+    results[with_update] = ([w.numpy() for w in model.student.weights], [w.numpy() for w in model.teacher.weights])
+  (student, teacher_alone), (student_too, teacher) = results[False], results[True]
+  names = [w.path for w in model.teacher.weights]
+  assert any("moving_mean" in n for n in names)
+  for name, s, s2, alone, got in zip(names, student, student_too, teacher_alone, teacher):
+    np.testing.assert_allclose(s2, s, atol=1e-6, err_msg=name)  # eq. 8 never touches the student
+    np.testing.assert_allclose(got, 0.9 * alone + 0.1 * s, atol=1e-5, err_msg=name)
+  assert max(float(np.max(np.abs(a - b))) for a, b in zip(teacher_alone, teacher)) > 1e-4

@@ -137,12 +137,15 @@ class Validation(keras.callbacks.Callback):
     normalizer: NME normaliser.
     log_dir: where `validation.json` (history) and image summaries go.
     gamma: fusion weight.
+    subsets: optional [M] folder name of each face; with several folders each one's fused NME is logged too
+      (`val/<role>/fused_nme/<folder>`).
   """
 
   def __init__(self, images, landmarks, clip_frames, clip_landmarks, normalizer, log_dir, gamma=0.8,
-               num_images=6):
+               num_images=6, subsets=None):
     super().__init__()
     self.images, self.landmarks = images, landmarks
+    self.subsets = None if subsets is None or len(set(subsets)) < 2 else np.asarray(subsets)
     self.clip_frames, self.clip_landmarks = clip_frames, clip_landmarks
     self.normalizer, self.log_dir, self.gamma, self.num_images = normalizer, log_dir, gamma, num_images
     self.history = []
@@ -154,9 +157,12 @@ class Validation(keras.callbacks.Callback):
     roles = {"teacher": self.model.teacher, "student": self.model.student} if self.model.async_learning else {
         "student": self.model.student}
     for role, net in roles.items():
-      summary, _ = evaluation.evaluate_images(net, self.images, self.landmarks, self.normalizer, self.gamma)
+      summary, errors = evaluation.evaluate_images(net, self.images, self.landmarks, self.normalizer, self.gamma)
       for source, values in summary.items():
         results[f"val/{role}/{source}_nme"] = values["nme"]
+      if self.subsets is not None:
+        for name in dict.fromkeys(self.subsets.tolist()):
+          results[f"val/{role}/fused_nme/{name}"] = float(np.mean(errors["fused"][self.subsets == name]))
       if self.clip_frames is not None:
         tracking, _ = evaluation.evaluate_tracking(net, self.clip_frames, self.clip_landmarks, self.normalizer)
         results[f"val/{role}/tracking_nme"] = tracking["nme"]

@@ -15,7 +15,8 @@ from absl import flags
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (flags.txt + checkpoints/).")
 flags.DEFINE_string("checkpoint", None, "A specific checkpoint prefix (default: the latest in --run_dir).")
-flags.DEFINE_string("data_dir", None, "300W-style folder of images + .pts (or a 300VW root with --data=300vw).")
+flags.DEFINE_list("data_dir", None, "300W-style folders of images + .pts, comma-separated (evaluated together and "
+                  "one by one), or a 300VW root with --eval_data=300vw.")
 flags.DEFINE_enum("eval_data", "images", ["images", "300vw"], "Evaluation data layout.")
 flags.DEFINE_string("output", None, "Output path prefix (default <run_dir>/eval_<data folder name>).")
 flags.DEFINE_enum("eval_normalizer", "inter_pupil", ["inter_pupil", "inter_ocular", "face_size", "box_diagonal"],
@@ -23,6 +24,7 @@ flags.DEFINE_enum("eval_normalizer", "inter_pupil", ["inter_pupil", "inter_ocula
 flags.DEFINE_float("threshold", 0.08, "AUC / failure-rate threshold.")
 flags.DEFINE_integer("eval_clip_length", 0, "Frames per evaluation clip (0 = the run's clip_length).")
 flags.DEFINE_integer("limit", 0, "Evaluate at most this many faces (0 = all).")
+flags.DEFINE_boolean("flip_test", False, "Average each face's predictions with those of its mirror image.")
 flags.DEFINE_string("mean_shape_from", None, "Also report the NME of the mean shape of this .pts folder.")
 flags.mark_flag_as_required("data_dir")
 
@@ -34,8 +36,10 @@ def main(argv):
   if not FLAGS.run_dir:
     raise app.UsageError("--run_dir is required")
   try:
-    report, curves = evaluation.evaluate_run(FLAGS.run_dir, FLAGS.data_dir, FLAGS.eval_normalizer, FLAGS.threshold,
-                                  FLAGS.eval_clip_length, FLAGS.limit, FLAGS.eval_data, FLAGS.checkpoint)
+    data = FLAGS.data_dir if FLAGS.eval_data == "images" else FLAGS.data_dir[0]
+    report, curves = evaluation.evaluate_run(FLAGS.run_dir, data, FLAGS.eval_normalizer, FLAGS.threshold,
+                                             FLAGS.eval_clip_length, FLAGS.limit, FLAGS.eval_data, FLAGS.checkpoint,
+                                             FLAGS.flip_test)
   except (FileNotFoundError, ValueError) as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
@@ -44,17 +48,21 @@ def main(argv):
     errors = evaluation.mean_shape_errors(FLAGS.mean_shape_from, FLAGS.data_dir,
                                           int(read_run_flags(FLAGS.run_dir)["input_size"]), FLAGS.eval_normalizer)
     report["mean_shape"] = metrics.summarize(errors, FLAGS.threshold)
-  output = FLAGS.output or os.path.join(FLAGS.run_dir, "eval_" + os.path.basename(os.path.normpath(FLAGS.data_dir)))
+  name = "+".join(os.path.basename(os.path.normpath(d)) for d in FLAGS.data_dir)
+  output = FLAGS.output or os.path.join(FLAGS.run_dir, "eval_" + name)
   atomic_write_json(output + ".json", report)
   metrics.plot_ced(curves, output + "_ced.png", FLAGS.threshold,
-                   title=f"CED ({FLAGS.eval_normalizer}) on {os.path.basename(os.path.normpath(FLAGS.data_dir))}")
+                   title=f"CED ({FLAGS.eval_normalizer}) on {name}")
   print(f"{report['faces']} faces, NME normalised by {FLAGS.eval_normalizer}:")
   for role, sources in report["results"].items():
     for source, summary in sources.items():
-      if source in ("per_video", "per_category"):
+      if source in ("per_video", "per_category", "per_subset"):
         continue
       print(f"  {role:7s} {source:8s} NME {100 * summary['nme']:6.2f}%  AUC@{FLAGS.threshold} "
             f"{summary['auc']:.4f}  FR@{FLAGS.threshold} {100 * summary['fr']:5.2f}%  jitter {summary['jitter']:.4f}")
+    for subset, by_source in sources.get("per_subset", {}).items():
+      print(f"  {role:7s} {subset}: " + ", ".join(f"{source} NME {100 * summary['nme']:.2f}%"
+                                                   for source, summary in by_source.items()))
     for category, summary in sources.get("per_category", {}).items():
       print(f"  {role:7s} 300VW category {category}: AUC@{FLAGS.threshold} {summary['auc']:.4f}  "
             f"FR@{FLAGS.threshold} {100 * summary['fr']:5.2f}%  ({summary['count']} faces)")

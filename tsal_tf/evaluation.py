@@ -13,18 +13,37 @@ from tsal_tf import metrics
 from tsal_tf.model import decoders
 
 
-def predict_images(net, images, gamma=0.8, batch_size=32):
-  """images uint8 [M, S, S, 3] -> {"p_M", "p_C", "fused"}: [M, N, 2] in crop pixels, "confidence" [M, N]."""
+def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False):
+  """images uint8 [M, S, S, 3] -> {"p_M", "p_C", "fused"}: [M, N, 2] in crop pixels, "confidence" [M, N].
+
+  flip_test: also predict the mirrored images and average each source with its mirror image mapped back
+  (x -> S - 1 - x and the scheme's left/right permutation): twice the compute, a steadier read-out.
+  """
+  from tsal_tf.data import schemes
   stride = net.config.heatmap_stride
   results = {"p_M": [], "p_C": [], "fused": [], "confidence": []}
   for start in range(0, len(images), batch_size):
-    batch = ops.convert_to_tensor(np.asarray(images[start:start + batch_size], np.float32) / 255.0)
-    outputs = net.detect(batch)
-    p_m, confidence = decoders.decode_lhr(outputs["heatmaps"])
-    p_c, _ = decoders.decode_clor(outputs["centre"], outputs["offsets"])
-    for key, value in (("p_M", p_m), ("p_C", p_c), ("fused", decoders.fuse(p_m, p_c, gamma))):
-      results[key].append(decoders.to_crop_coords(ops.convert_to_numpy(value), stride))
-    results["confidence"].append(ops.convert_to_numpy(confidence))
+    batch = np.asarray(images[start:start + batch_size])
+    views = [batch, batch[:, :, ::-1]] if flip_test else [batch]
+    predicted = []
+    for view in views:
+      outputs = net.detect(ops.convert_to_tensor(view.astype(np.float32) / 255.0))
+      p_m, confidence = decoders.decode_lhr(outputs["heatmaps"], net.config.heatmap_decoder)
+      p_c, _ = decoders.decode_clor(outputs["centre"], outputs["offsets"])
+      predicted.append({"p_M": decoders.to_crop_coords(ops.convert_to_numpy(p_m), stride),
+                        "p_C": decoders.to_crop_coords(ops.convert_to_numpy(p_c), stride),
+                        "confidence": ops.convert_to_numpy(confidence)})
+    if flip_test:
+      scheme, size = schemes.scheme_for(net.config.num_points), batch.shape[2]
+      mirrored = predicted[1]
+      for key in ("p_M", "p_C"):
+        predicted[0][key] = 0.5 * (predicted[0][key] + schemes.flip_landmarks(mirrored[key], size, scheme))
+      permutation = list(scheme.flip_permutation)
+      predicted[0]["confidence"] = 0.5 * (predicted[0]["confidence"] + mirrored["confidence"][:, permutation])
+    merged = predicted[0]
+    merged["fused"] = decoders.fuse(merged["p_M"], merged["p_C"], gamma)
+    for key in results:
+      results[key].append(merged[key])
   return {k: np.concatenate(v) for k, v in results.items()}
 
 
@@ -75,11 +94,12 @@ def evaluate_tracking(net, frames, landmarks, normalizer="inter_pupil", tracked=
   return metrics.summarize(errors), errors
 
 
-def mean_shape_errors(train_dir, test_dir, size, normalizer="inter_pupil"):
+def mean_shape_errors(train_dir, test_dirs, size, normalizer="inter_pupil"):
   """Per-face NME of predicting the mean training shape in every test crop (a floor any model must beat)."""
   from tsal_tf.data import formats, schemes, sources
   train = sources.ImageSource(formats.load_pts_folder(train_dir), size, schemes.IBUG68)
-  test = sources.ImageSource(formats.load_pts_folder(test_dir), size, schemes.IBUG68)
+  test_dirs = [test_dirs] if isinstance(test_dirs, str) else test_dirs
+  test = sources.ImageSource([s for d in test_dirs for s in formats.load_pts_folder(d)], size, schemes.IBUG68)
   mean = np.mean([train.example(i)["landmarks"] for i in range(len(train))], axis=0)
   truth = np.stack([test.example(i)["landmarks"] for i in range(len(test))])
   return metrics.per_face_nme(np.broadcast_to(mean, truth.shape), truth, normalizer)
@@ -106,16 +126,25 @@ def per_category(errors, video_ids, threshold=0.08):
 
 
 def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, clip_length=0, limit=0,
-                 eval_data="images", checkpoint=None):
-  """Metrics dict {role: {source: summary}} (plus per-video tables for 300VW) and per-face errors."""
+                 eval_data="images", checkpoint=None, flip_test=False):
+  """Metrics dict {role: {source: summary}} (plus per-video tables for 300VW) and per-face errors.
+
+  `data_dir` is one folder or a list of 300W-style folders (evaluated together; with several, each folder's
+  p_M / p_C / fused summary is under results[role]["per_subset"][folder name]). flip_test: see predict_images.
+  """
   from tsal_tf.data import formats, schemes, sources
   from tsal_tf.runs import load_networks
   teacher, student, run_flags = load_networks(run_dir, checkpoint)
   size = teacher.config.input_size
   k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
+  subsets = None
   if eval_data == "images":
-    samples = formats.load_pts_folder(data_dir)
-    samples = samples[:limit] if limit else samples
+    samples, subsets = [], []
+    for folder in ([data_dir] if isinstance(data_dir, str) else data_dir):
+      found = formats.load_pts_folder(folder)
+      samples += found
+      subsets += [os.path.basename(os.path.normpath(folder))] * len(found)
+    samples, subsets = (samples[:limit], subsets[:limit]) if limit else (samples, subsets)
     scheme = sources.scheme_of(samples)
     if scheme.num_points != teacher.config.num_points:
       raise ValueError(f"{data_dir}: {scheme.num_points}-point faces, the model predicts {teacher.config.num_points}")
@@ -146,12 +175,17 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
       ("student", student),)
   for role, net in roles:
     errors = {}
-    predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)))
+    predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)), flip_test=flip_test)
     for source in ("p_M", "p_C", "fused"):
       errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
+    if subsets is not None and len(set(subsets)) > 1:
+      per_subset = face_metrics(predictions, truth, subsets, (normalizer,), threshold)
+      per_subset.pop("all")
     tracked = track_clips(net, frames, tracks[:, 0])
     _, errors["tracking"] = evaluate_tracking(net, frames, tracks, normalizer, tracked)
     results[role] = {source: metrics.summarize(e, threshold) for source, e in errors.items()}
+    if subsets is not None and len(set(subsets)) > 1:
+      results[role]["per_subset"] = {name: report[normalizer] for name, report in per_subset.items()}
     for source, value in clip_jitter(net, frames, tracks, tracked, normalizer,
                                      float(run_flags.get("gamma", 0.8))).items():
       results[role][source]["jitter"] = value
@@ -160,5 +194,6 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
       results[role]["per_category"] = per_category(errors["fused"], video_ids, threshold)
     curves[f"{role} fused"] = errors["fused"]
     curves[f"{role} tracking"] = errors["tracking"]
+  folders = [data_dir] if isinstance(data_dir, str) else list(data_dir)
   return {"normalizer": normalizer, "threshold": threshold, "faces": int(len(next(iter(curves.values())))),
-          "data_dir": os.path.abspath(data_dir), "results": results}, curves
+          "data_dir": [os.path.abspath(f) for f in folders], "results": results}, curves

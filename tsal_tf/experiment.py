@@ -33,7 +33,9 @@ def network_config():
   """The network of the flags; --num_points is set from the training data by build_data()."""
   return NetworkConfig(input_size=FLAGS.input_size, num_points=FLAGS.num_points, heatmap_stride=FLAGS.heatmap_stride,
                        widths=tuple(int(w) for w in FLAGS.widths), blocks=FLAGS.blocks, head_width=FLAGS.head_width,
-                       flow_widths=tuple(int(w) for w in FLAGS.flow_widths), flow_scales=FLAGS.flow_scales)
+                       lhr_width=FLAGS.lhr_width,
+                       flow_widths=tuple(int(w) for w in FLAGS.flow_widths), flow_scales=FLAGS.flow_scales,
+                       heatmap_decoder=FLAGS.heatmap_decoder)
 
 
 def objective_config():
@@ -132,6 +134,7 @@ def build_data():
   if FLAGS.val_dir:
     samples = _load_folders(FLAGS.val_dir, "val_dir")
     samples = sources.check_scheme(samples[:FLAGS.val_count] if FLAGS.val_count else samples, scheme)
+    subsets = [os.path.basename(os.path.dirname(s.image_path)) for s in samples]
     images, landmarks = _stack(sources.ImageSource(samples, size, scheme), len(samples), "image", "landmarks")
     clip_source = sources.StillClipSource(samples, size, val_k, scheme)
   else:
@@ -139,8 +142,9 @@ def build_data():
     clip_source.rng = lambda index, seed: np.random.default_rng([10**6, index])  # disjoint from training
     frames, tracks = _stack(clip_source, FLAGS.val_count, "frames", "landmarks")
     images, landmarks = frames[:, 0], tracks[:, 0]
+    subsets = None
   count = min(FLAGS.val_clip_count, len(clip_source))
   clip_frames, clip_landmarks = _stack(clip_source, count, "frames", "landmarks") if count else (None, None)
   FLAGS.num_points = scheme.num_points
   return types.SimpleNamespace(train=train, scheme=scheme, val_images=images, val_landmarks=landmarks,
-                               val_clip_frames=clip_frames, val_clip_landmarks=clip_landmarks)
+                               val_subsets=subsets, val_clip_frames=clip_frames, val_clip_landmarks=clip_landmarks)

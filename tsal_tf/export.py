@@ -93,7 +93,7 @@ def build_archive(teacher, gamma=0.8, crop_margin=1.35):
       crops, origin, scale = crop(images, boxes)
     with tsal_ops.force_reference():
       outputs = teacher.detect(crops)
-      p_m, confidence = decoders.decode_lhr(outputs["heatmaps"])
+      p_m, confidence = decoders.decode_lhr(outputs["heatmaps"], teacher.config.heatmap_decoder)
       p_c, _ = decoders.decode_clor(outputs["centre"], outputs["offsets"])
     p_m, p_c = to_image(p_m, origin, scale), to_image(p_c, origin, scale)
     return {"landmarks": decoders.fuse(p_m, p_c, gamma), "confidence": confidence, "p_M": p_m, "p_C": p_c}

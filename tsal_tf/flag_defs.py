@@ -24,9 +24,13 @@ flags.DEFINE_integer("input_size", 64, "Input crop side S.")
 flags.DEFINE_integer("heatmap_stride", 2, "Heatmaps, offsets and flow are at S / stride.")
 flags.DEFINE_list("widths", ["16", "32", "48", "64"], "Encoder widths per stage (stage i at S / 2^(i+1)).")
 flags.DEFINE_integer("blocks", 1, "Residual blocks per encoder stage.")
-flags.DEFINE_integer("head_width", 32, "Hidden channels of each head and of the decoder.")
+flags.DEFINE_integer("head_width", 32, "Channels of the decoder (the CLOR heads' hidden convs: half as many).")
+flags.DEFINE_integer("lhr_width", 0, "Channels of the LHR head's hidden 3x3 conv (0 = none).")
 flags.DEFINE_list("flow_widths", ["16", "32", "48"], "Motion-field encoder widths.")
 flags.DEFINE_integer("flow_scales", 3, "Motion-field scales.")
+flags.DEFINE_enum("heatmap_decoder", "soft_argmax", ["soft_argmax", "argmax"],
+                  "How p_M is read from the heatmaps: soft-argmax (what the softmax loss's integral term trains) "
+                  "or the custom op's argmax + parabolic refinement (for MSE heatmaps).")
 
 # TSAL.
 flags.DEFINE_integer("clip_length", 3, "K frames per clip (frame 0 labeled).")
@@ -41,7 +45,7 @@ flags.DEFINE_enum("heatmap_loss", "softmax", ["softmax", "mse"],
                   "LHR loss: spatial-softmax KL + integral L1, or the paper's heatmap MSE.")
 flags.DEFINE_float("heatmap_sigma", 1.0, "Gaussian sigma of heatmap targets, heatmap pixels.")
 flags.DEFINE_float("heatmap_weight", 1.0, "Weight of l_M.")
-flags.DEFINE_float("integral_weight", 0.5, "Weight of the integral (soft-argmax) L1 inside the softmax l_M.")
+flags.DEFINE_float("integral_weight", 2.0, "Weight of the integral (soft-argmax) L1 inside the softmax l_M.")
 flags.DEFINE_float("foreground_weight", 10.0, "MSE loss only: extra weight of pixels near a landmark (0 = plain MSE).")
 flags.DEFINE_float("clor_weight", 1.0, "Weight of l_C (focal + offsets).")
 flags.DEFINE_float("offset_weight", 1.0, "Weight of the offset L1 inside l_C.")
@@ -49,7 +53,7 @@ flags.DEFINE_float("flow_weight", 1.0, "Weight of l_E.")
 flags.DEFINE_float("smoothness_weight", 0.1, "Flow smoothness weight inside l_E.")
 flags.DEFINE_float("sic_weight", 10.0, "Weight of L_I.")
 flags.DEFINE_float("mfds_weight", 0.01, "Weight of L_D (heatmap pixels squared).")
-flags.DEFINE_float("pseudo_weight", 100.0, "Weight of the pseudo-heatmap losses L_d (eq. 4/5).")
+flags.DEFINE_float("pseudo_weight", 1.0, "Weight of the pseudo-label losses L_d (eq. 4/5), the same loss as l_M.")
 
 # Optimisation.
 flags.DEFINE_integer("batch_size", 8, "Clips per step (global, across replicas).")
@@ -73,4 +77,6 @@ flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical dev
 flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular", "face_size", "box_diagonal"],
                   "NME normaliser for validation.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_boolean("deterministic", False, "TensorFlow op determinism: the same seed gives the same weights "
+                     "bit for bit on the same machine (slower; the README's main command uses it).")
 flags.DEFINE_integer("verbose", 1, "Keras progress: 1 = progress bar, 2 = one line per epoch.")

@@ -33,34 +33,16 @@ def heatmap_mse(predicted, target, foreground_weight=0.0):
   return ops.mean(weight * ops.square(predicted - target))
 
 
-def spatial_log_softmax(logits):
-  """log p_n(x, y) = logits_n(x, y) - logsumexp over the h x w pixels of channel n: [..., h, w, N] -> same."""
-  logits = ops.convert_to_tensor(logits)
-  height, width, channels = logits.shape[-3:]
-  flat = ops.reshape(logits, (-1, height * width, channels))
-  return ops.reshape(ops.log_softmax(flat, axis=1), ops.shape(logits))
-
-
-def soft_argmax(logits):
-  """Integral (expected) coordinates under p = spatial softmax(logits): [..., h, w, N] -> [..., N, 2] (x, y)."""
-  p = ops.exp(spatial_log_softmax(logits))
-  height, width = p.shape[-3], p.shape[-2]
-  xs = ops.reshape(ops.arange(width, dtype="float32"), (width, 1))
-  ys = ops.reshape(ops.arange(height, dtype="float32"), (height, 1, 1))
-  return ops.stack([ops.sum(p * xs, axis=(-3, -2)), ops.sum(p * ys, axis=(-3, -2))], axis=-1)
-
-
 def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5):
   """LHR loss on heatmap logits [..., h, w, N] for target points [..., N, 2] (heatmap pixels):
 
     KL(q_n || softmax(logits_n)) + integral_weight * mean |soft_argmax(logits) - points|,
     q_n = G(clip(points_n)) / sum G   (a normalised Gaussian of `sigma`, centre clipped into the map).
 
-  The KL (cross-entropy minus the target's entropy, so 0 at the optimum) shapes the map into a peak whose
-  log-probabilities are a parabola around the landmark: exactly what the argmax + parabolic refinement of
-  `decoders.decode_lhr` reads back with sub-pixel precision. The integral L1 (Sun et al., ECCV 2018) pulls
-  the whole distribution's mean onto the point, which sharpens sub-pixel placement and keeps gradients alive
-  where the target Gaussian has no overlap with the prediction yet. Mean over landmarks and batch.
+  The KL (cross-entropy minus the target's entropy, so 0 at the optimum) shapes each map into one peak at
+  the landmark; the integral L1 (Sun et al., ECCV 2018) pulls the distribution's mean, the soft-argmax that
+  `decoders.decode_lhr` reads out, onto the point, and keeps gradients alive where the target Gaussian does
+  not overlap the prediction yet. Mean over landmarks and batch.
   """
   logits = ops.convert_to_tensor(logits)
   points = ops.stop_gradient(ops.cast(points, "float32"))
@@ -68,9 +50,9 @@ def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5):
   inside = ops.stack([ops.clip(points[..., 0], 0.0, width - 1.0), ops.clip(points[..., 1], 0.0, height - 1.0)], -1)
   target = gaussian_heatmaps(inside, height, width, sigma)
   target = target / ops.sum(target, axis=(-3, -2), keepdims=True)
-  log_p = spatial_log_softmax(logits)
+  log_p = decoders.spatial_log_softmax(logits)
   kl = ops.sum(target * (ops.log(target + 1e-12) - log_p), axis=(-3, -2))
-  integral = ops.mean(ops.abs(soft_argmax(logits) - points))
+  integral = ops.mean(ops.abs(decoders.soft_argmax(logits) - points))
   return ops.mean(kl) + integral_weight * integral
 
 

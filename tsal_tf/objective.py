@@ -24,7 +24,7 @@ class ObjectiveConfig:
   heatmap_loss: str = "softmax"
   heatmap_sigma: float = 1.0
   heatmap_weight: float = 1.0
-  integral_weight: float = 0.5
+  integral_weight: float = 2.0
   foreground_weight: float = 10.0
   clor_weight: float = 1.0
   offset_weight: float = 1.0
@@ -32,21 +32,21 @@ class ObjectiveConfig:
   smoothness_weight: float = 0.1
   sic_weight: float = 10.0
   mfds_weight: float = 0.01
-  pseudo_weight: float = 100.0
+  pseudo_weight: float = 1.0
 
 
-def decode_all(outputs):
-  """p_M, p_C and the CLOR offsets O of every frame: each [B, K, N, 2]."""
+def decode_all(outputs, decoder="soft_argmax"):
+  """p_M (read with `decoder`), p_C and the CLOR offsets O of every frame: each [B, K, N, 2]."""
   heatmaps = outputs["heatmaps"]
   batch, num_frames = ops.shape(heatmaps)[0], heatmaps.shape[1]
   flat = lambda x: ops.reshape(x, (-1,) + tuple(x.shape[2:]))
   unflat = lambda x: ops.reshape(x, (batch, num_frames) + tuple(x.shape[1:]))
-  p_m, _ = decoders.decode_lhr(flat(heatmaps))
+  p_m, _ = decoders.decode_lhr(flat(heatmaps), decoder)
   p_c, offsets = decoders.decode_clor(flat(outputs["centre"]), flat(outputs["offsets"]))
   return unflat(p_m), unflat(p_c), unflat(offsets)
 
 
-def network_objective(outputs, frames, labels, omega, role, config):
+def network_objective(outputs, frames, labels, omega, role, config, decoder="soft_argmax"):
   """Loss terms of one network on a batch of clips.
 
   Args:
@@ -56,9 +56,11 @@ def network_objective(outputs, frames, labels, omega, role, config):
     omega: omega(t), scalar.
     role: "teacher" (eq. 4 targets) or "student" (eq. 5 targets).
     config: ObjectiveConfig.
+    decoder: the network's heatmap decoder (NetworkConfig.heatmap_decoder), for the p_M of L_D.
 
   Returns:
-    dict of scalar terms: l_M, l_C, l_E, L_I, L_D, L_d and total.
+    dict of scalar terms: l_M, l_C, l_E, L_I, L_D, L_d (weighted by their config weights), total, and
+    share/<term>: each term's contribution to the total (omega included for L_D and L_d), summing to 1.
   """
   heatmaps = outputs["heatmaps"]
   terms = {}
@@ -66,7 +68,7 @@ def network_objective(outputs, frames, labels, omega, role, config):
   terms["l_C"] = config.clor_weight * losses.clor_loss(outputs["centre"][:, 0], outputs["offsets"][:, 0], labels,
                                                        offset_weight=config.offset_weight)
   flows = outputs["flows"]
-  p_m, p_c, offsets = decode_all(outputs)
+  p_m, p_c, offsets = decode_all(outputs, decoder)
   zero = ops.zeros(())
   terms["l_E"] = config.flow_weight * losses.flow_loss(frames, flows, config.smoothness_weight) if flows else zero
   terms["L_I"] = config.sic_weight * losses.structure_invariance_loss(offsets, p_c) if config.sic else zero
@@ -78,6 +80,9 @@ def network_objective(outputs, frames, labels, omega, role, config):
     terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config)
   else:
     terms["L_d"] = zero
-  terms["total"] = (terms["L_I"] + omega * terms["L_D"] + terms["l_M"] + terms["l_C"] + terms["l_E"]
-                    + omega * terms["L_d"])
+  contributions = {"L_I": terms["L_I"], "L_D": omega * terms["L_D"], "l_M": terms["l_M"], "l_C": terms["l_C"],
+                   "l_E": terms["l_E"], "L_d": omega * terms["L_d"]}
+  terms["total"] = sum(contributions.values())
+  for name, value in contributions.items():  # each term's part of the total (TensorBoard: <role>/share/<term>)
+    terms[f"share/{name}"] = ops.stop_gradient(value / ops.maximum(terms["total"], 1e-12))
   return terms

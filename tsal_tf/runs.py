@@ -27,8 +27,10 @@ def network_config_from(run_flags):
   ints = lambda key: tuple(int(v) for v in run_flags[key].split(","))
   return NetworkConfig(input_size=int(run_flags["input_size"]), num_points=int(run_flags.get("num_points", 68)),
                        heatmap_stride=int(run_flags["heatmap_stride"]), widths=ints("widths"),
-                       head_width=int(run_flags["head_width"]), flow_widths=ints("flow_widths"),
-                       flow_scales=int(run_flags["flow_scales"]))
+                       blocks=int(run_flags.get("blocks", 1)), head_width=int(run_flags["head_width"]),
+                       lhr_width=int(run_flags.get("lhr_width", 0)),
+                       flow_widths=ints("flow_widths"), flow_scales=int(run_flags["flow_scales"]),
+                       heatmap_decoder=run_flags.get("heatmap_decoder", "soft_argmax"))
 
 
 def load_networks(run_dir, checkpoint=None):

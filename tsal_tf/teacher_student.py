@@ -59,7 +59,8 @@ class TeacherStudent(keras.Model):
     variables = net.trainable_variables if frames.shape[1] > 1 else net.landmark_net.trainable_variables
     with tf.GradientTape() as tape:
       outputs = net(frames, training=True)
-      terms = objective.network_objective(outputs, frames, labels, omega, role, self.objective_config)
+      terms = objective.network_objective(outputs, frames, labels, omega, role, self.objective_config,
+                                              net.config.heatmap_decoder)
       scaled = terms["total"] / replicas
     gradients = tape.gradient(scaled, variables)
     optimizer.apply(gradients, variables)

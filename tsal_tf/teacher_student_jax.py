@@ -65,7 +65,8 @@ class JaxTeacherStudent(keras.Model):
             self._split(non_trainable, self.non_trainable_variables, net.non_trainable_variables), frames,
             training=True)
         updates.update({id(v): value for v, value in zip(net.non_trainable_variables, net_non_trainable)})
-        terms = objective.network_objective(outputs, frames, labels, omega, role, self.objective_config)
+        terms = objective.network_objective(outputs, frames, labels, omega, role, self.objective_config,
+                                              net.config.heatmap_decoder)
         total = total + terms["total"]
         logs.update({f"{role}/{k}": v for k, v in terms.items()})
       return total, (logs, updates)

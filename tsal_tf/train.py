@@ -64,6 +64,8 @@ def run():
 
   configure_devices(FLAGS.cpu_devices)
   keras.utils.set_random_seed(FLAGS.seed)
+  if FLAGS.deterministic:
+    tf.config.experimental.enable_op_determinism()
   strategy = make_strategy(FLAGS.cpu_devices)
   run_dir = worker_run_dir(strategy, FLAGS.run_dir)
   os.makedirs(run_dir, exist_ok=True)
@@ -92,7 +94,8 @@ def run():
                      f"another --run_dir")
 
   validation = callbacks.Validation(data.val_images, data.val_landmarks, data.val_clip_frames,
-                                    data.val_clip_landmarks, FLAGS.normalizer, run_dir, FLAGS.gamma)
+                                    data.val_clip_landmarks, FLAGS.normalizer, run_dir, FLAGS.gamma,
+                                    subsets=data.val_subsets)
   validation.set_model(model)
   before = validation.measure()
   role = "teacher" if FLAGS.async_learning else "student"

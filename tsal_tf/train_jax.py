@@ -42,7 +42,8 @@ def run():
                             FLAGS.queue_length, FLAGS.ema_lambda)
   model.compile(optimizer=experiment.optimizer(steps_per_epoch), jit_compile=True)
   validation = callbacks.Validation(data.val_images, data.val_landmarks, data.val_clip_frames,
-                                    data.val_clip_landmarks, FLAGS.normalizer, FLAGS.run_dir, FLAGS.gamma)
+                                    data.val_clip_landmarks, FLAGS.normalizer, FLAGS.run_dir, FLAGS.gamma,
+                                    subsets=data.val_subsets)
   validation.set_model(model)
   before = validation.measure()
   time_limit = callbacks.TimeLimit(FLAGS.max_train_minutes or float("inf"))

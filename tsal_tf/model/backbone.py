@@ -2,9 +2,9 @@
 
 A ResNet-style encoder (3x3 convs, BatchNorm, ReLU; `blocks` basic residual blocks per stage) and a
 lightweight U-Net decoder (bilinear x2 upsampling + 1x1-projected skip + one residual block per scale) back
-to the heatmap resolution S / heatmap_stride. BatchNorm is `synchronized=True`: under a tf.distribute
-strategy the batch statistics are reduced over all replicas, so a step on R replicas equals a step on one
-device with the whole batch (tests/test_distribution.py); other backends ignore the option.
+to the heatmap resolution S / heatmap_stride. Under TensorFlow, BatchNorm is `synchronized=True`: in a
+tf.distribute strategy the batch statistics are reduced over all replicas, so a step on R replicas equals a
+step on one device with the whole batch (tests/test_distribution.py).
 """
 
 import keras
@@ -14,7 +14,9 @@ BN_MOMENTUM = 0.9  # moving statistics settle within ~50 steps: short CPU runs s
 
 
 def _norm(x, name):
-  return layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True, name=name)(x)
+  # Keras accepts synchronized=True only under TensorFlow; a JAX step sees its whole batch on one device.
+  synchronized = keras.backend.backend() == "tensorflow"
+  return layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=synchronized, name=name)(x)
 
 
 def _conv_bn_relu(x, width, stride, name):
@@ -63,9 +65,12 @@ def build_landmark_network(config, name="landmark_net"):
                  f"skip{size}_bn")
     x = layers.Activation("relu", name=f"merge{size}_relu")(layers.Add(name=f"merge{size}")([x, skip]))
     x = _residual(x, config.head_width, f"fuse{size}")
-  # LHR reads the decoder features directly (its residual block is the head); the CLOR heads get a hidden
-  # conv of their own, half as wide, so that the offsets need not share features with the heatmaps.
-  outputs = {"heatmaps": layers.Conv2D(config.num_points, 1, name="heatmaps")(x)}
+  # LHR: a hidden 3x3 conv of lhr_width channels (68 maps need more than the decoder's few channels to tell
+  # the landmarks apart), or none with lhr_width 0; the CLOR heads get a hidden conv half as wide as the decoder.
+  y = x
+  if config.lhr_width:
+    y = layers.Conv2D(config.lhr_width, 3, padding="same", activation="relu", name="heatmaps_hidden")(x)
+  outputs = {"heatmaps": layers.Conv2D(config.num_points, 1, name="heatmaps")(y)}
   for head, channels in config.head_channels().items():
     if head == "heatmaps":
       continue

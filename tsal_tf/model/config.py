@@ -13,9 +13,11 @@ class NetworkConfig:
     heatmap_stride: heatmaps, centre map, offsets and flow are at S / heatmap_stride.
     widths: encoder channels per stage; stage i is at S / 2^(i+1).
     blocks: residual blocks per encoder stage.
-    head_width: channels of the decoder and of each head's hidden conv.
+    head_width: channels of the decoder (the CLOR heads' hidden convs have half as many).
+    lhr_width: channels of the LHR head's hidden conv (0 = none).
     flow_widths: channels of the motion-field (MFE) encoder stages.
     flow_scales: number of flow scales (finest = heatmap resolution, each next one half as large).
+    heatmap_decoder: how p_M is read from the heatmap logits (decoders.HEATMAP_DECODERS).
   """
   input_size: int = 64
   num_points: int = 68
@@ -23,8 +25,10 @@ class NetworkConfig:
   widths: tuple = (16, 32, 48, 64)
   blocks: int = 1
   head_width: int = 32
+  lhr_width: int = 0
   flow_widths: tuple = (16, 32, 48)
   flow_scales: int = 3
+  heatmap_decoder: str = "soft_argmax"
 
   @property
   def heatmap_size(self):

@@ -1,8 +1,10 @@
 """Decoders from network outputs to landmarks (keras.ops; heatmap coordinates, 0-based pixel centres).
 
-* p_M (LHR): sub-pixel peak of each landmark's heatmap logits (ops.heatmap_to_coords: argmax, then a parabola
-  through the peak and its neighbours per axis; the softmax loss makes the logits a log-Gaussian around the
-  landmark, for which that parabola is exact).
+* p_M (LHR), by NetworkConfig.heatmap_decoder:
+    "soft_argmax": the expected coordinates under the spatial softmax of each landmark's logits, the quantity
+      the integral L1 of the softmax loss trains;
+    "argmax": the custom op's integer argmax, then a parabola through the peak and its neighbours per axis
+      (ops.heatmap_to_coords; the decoder of MSE-trained heatmaps).
 * p_C (CLOR): integer peak c of the face-centre heatmap plus the offsets regressed at c:
       p_C = c + offset_scale * O[c].
 * tracking phi(V, g): start at g (frame 0) and chain bilinear flow samples, g_{t+1} = g_t + V_t(g_t).
@@ -41,7 +43,10 @@ def offsets_at(offsets, flat_index):
   """Offsets [B, h, w, 2N] read at flat pixel indices [B] -> [B, N, 2] in heatmap pixels (differentiable)."""
   batch, height, width, channels = ops.shape(offsets)
   flat = ops.reshape(offsets, (batch, height * width, channels))
-  picked = ops.take_along_axis(flat, ops.reshape(ops.cast(flat_index, "int32"), (batch, 1, 1)), axis=1)
+  # Clipped: the argmax of a diverged (NaN) centre map is not a pixel, and the NaN must reach the loss (where
+  # the NaN guard names it) instead of failing the gather.
+  index = ops.clip(ops.cast(flat_index, "int32"), 0, height * width - 1)
+  picked = ops.take_along_axis(flat, ops.reshape(index, (batch, 1, 1)), axis=1)
   return ops.reshape(picked, (batch, channels // 2, 2)) * offset_scale(height)
 
 
@@ -52,15 +57,39 @@ def decode_clor(centre_logits, offsets):
   return ops.expand_dims(centre, 1) + regressed, regressed
 
 
-def decode_lhr(heatmaps):
-  """p_M [B, N, 2] and confidence [B, N] from heatmap logits [B, h, w, N].
+def spatial_log_softmax(logits):
+  """log p_n(x, y) = logits_n(x, y) - logsumexp over the h x w pixels of channel n: [..., h, w, N] -> same."""
+  logits = ops.convert_to_tensor(logits)
+  height, width, channels = logits.shape[-3:]
+  flat = ops.reshape(logits, (-1, height * width, channels))
+  return ops.reshape(ops.log_softmax(flat, axis=1), ops.shape(logits))
+
+
+def soft_argmax(logits):
+  """Integral (expected) coordinates under p = spatial softmax(logits): [..., h, w, N] -> [..., N, 2] (x, y)."""
+  p = ops.exp(spatial_log_softmax(logits))
+  height, width = p.shape[-3], p.shape[-2]
+  xs = ops.reshape(ops.arange(width, dtype="float32"), (width, 1))
+  ys = ops.reshape(ops.arange(height, dtype="float32"), (height, 1, 1))
+  return ops.stack([ops.sum(p * xs, axis=(-3, -2)), ops.sum(p * ys, axis=(-3, -2))], axis=-1)
+
+
+HEATMAP_DECODERS = ("soft_argmax", "argmax")
+
+
+def decode_lhr(heatmaps, method="soft_argmax"):
+  """p_M [B, N, 2] and confidence [B, N] from heatmap logits [B, h, w, N] (`method` in HEATMAP_DECODERS).
 
   confidence = the spatial-softmax probability of the peak pixel, exp(max - logsumexp) in (0, 1].
   """
-  coords, peak = tsal_ops.heatmap_to_coords(heatmaps)
   batch, height, width, channels = ops.shape(heatmaps)
-  normaliser = ops.logsumexp(ops.reshape(heatmaps, (batch, height * width, channels)), axis=1)
-  return coords, ops.exp(peak - normaliser)
+  flat = ops.reshape(heatmaps, (batch, height * width, channels))
+  confidence = ops.exp(ops.max(flat, axis=1) - ops.logsumexp(flat, axis=1))
+  if method == "soft_argmax":
+    return soft_argmax(heatmaps), confidence
+  if method == "argmax":
+    return tsal_ops.heatmap_to_coords(heatmaps)[0], confidence
+  raise ValueError(f"unknown heatmap decoder {method!r} (choose from {HEATMAP_DECODERS})")
 
 
 def track(flows, start):

@@ -1,0 +1,40 @@
+"""Evaluation read-outs: per-subset metrics and the flip test."""
+
+import numpy as np
+import pytest
+
+from tsal_tf import evaluation
+from tsal_tf import metrics
+from tsal_tf.data import schemes
+from tsal_tf.model import network
+from tsal_tf.model.config import NetworkConfig
+
+
+def test_face_metrics_reports_all_faces_and_each_subset():
+  rng = np.random.default_rng(0)
+  truth = rng.uniform(20, 100, size=(5, 68, 2)).astype(np.float32)
+  predictions = {source: truth + rng.normal(0, scale, truth.shape).astype(np.float32)
+                 for source, scale in (("p_M", 1.0), ("p_C", 2.0), ("fused", 1.5))}
+  subsets = ["helen", "helen", "lfpw", "lfpw", "lfpw"]
+  report = evaluation.face_metrics(predictions, truth, subsets, ("inter_pupil",))
+  assert set(report) == {"all", "helen", "lfpw"}
+  errors = metrics.per_face_nme(predictions["p_C"], truth, "inter_pupil")
+  assert report["all"]["inter_pupil"]["p_C"]["nme"] == pytest.approx(errors.mean())
+  assert report["helen"]["inter_pupil"]["p_C"]["nme"] == pytest.approx(errors[:2].mean())
+  assert report["lfpw"]["inter_pupil"]["p_C"]["count"] == 3
+  assert set(evaluation.face_metrics(predictions, truth, ["a"] * 5, ("inter_ocular",))) == {"all"}
+
+
+def test_flip_test_is_mirror_equivariant_and_differs_from_one_view():
+  """The flip-test estimate of an image's mirror, mapped back, is the estimate of the image itself (the two
+  views swap roles); without the flip test a random network is not mirror-symmetric."""
+  net = network.build_network(NetworkConfig(input_size=32, widths=(8, 16), head_width=8, lhr_width=8,
+                                            flow_widths=(8, 16), flow_scales=2), "student")
+  images = np.random.default_rng(1).integers(0, 255, size=(3, 32, 32, 3), dtype=np.uint8)
+  mirrored = images[:, :, ::-1]
+  both = evaluation.predict_images(net, images, 0.8, flip_test=True)
+  both_mirrored = evaluation.predict_images(net, mirrored, 0.8, flip_test=True)
+  for key in ("p_M", "p_C", "fused"):
+    np.testing.assert_allclose(schemes.flip_landmarks(both_mirrored[key], 32, schemes.IBUG68), both[key], atol=1e-4)
+  single = evaluation.predict_images(net, images, 0.8)
+  assert np.max(np.abs(single["p_M"] - both["p_M"])) > 1e-3

@@ -1,0 +1,42 @@
+"""benchmarks/learning_curve.py end to end on the tiny smoke config: rows, report, skip and resume."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.slow
+
+
+def _run(tmp_path):
+  command = [sys.executable, "benchmarks/learning_curve.py", "--minutes=0.02", "--models=supervised",
+             "--base_flags=configs/smoke.flags", f"--study_dir={tmp_path}/study", f"--report_dir={tmp_path}/report",
+             "--calibration_steps=2", "--no_dlib"]
+  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert result.returncode == 0, result.stdout + result.stderr
+  return result.stdout
+
+
+def test_rows_report_then_skip_and_resume(tmp_path):
+  first = _run(tmp_path)
+  assert "[calibration] supervised" in first and "[supervised_0.02min] training" in first
+  with open(tmp_path / "report" / "learning_curve.csv", encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+  assert list(rows[0]) == ["model", "minutes", "steps", "nme_ip", "nme_io", "auc_io", "fr_io"]
+  row_dir = tmp_path / "study" / "supervised_0.02min"
+  plan_steps = int(__import__("json").loads((row_dir / "plan.json").read_text())["steps"])
+  assert rows[0]["model"] == "supervised" and int(rows[0]["steps"]) == plan_steps
+  assert 0 < float(rows[0]["nme_ip"]) and (tmp_path / "report" / "learning_curve.png").stat().st_size > 0
+
+  second = _run(tmp_path)  # finished rows are skipped, the calibration is reused
+  assert "finished earlier: skipped" in second and "[calibration]" not in second
+
+  os.remove(row_dir / "result.json")  # a row interrupted after its last checkpoint resumes, trains no more
+  third = _run(tmp_path)
+  assert f"[supervised_0.02min] resuming: {plan_steps} steps" in third
+  with open(tmp_path / "report" / "learning_curve.csv", encoding="utf-8") as f:
+    assert list(csv.DictReader(f))[0]["steps"] == str(plan_steps)
