@@ -199,7 +199,8 @@ def plot(rows, path):
     if r["model"] == "dlib":
       axis.axhline(float(r["nme_ip"]), color="k", linestyle=":", label=f"dlib {r['nme_ip']}%")
   axis.set_xlabel("training CPU minutes (2 cores)"), axis.set_ylabel("NME inter-pupil, 300W common (%)")
-  axis.set_ylim(bottom=0), axis.grid(alpha=0.3), axis.legend(fontsize=8)
+  values = [float(r["nme_ip"]) for r in rows]
+  axis.set_xlim(left=0), axis.set_ylim(0, 1.15 * max(values)), axis.grid(alpha=0.3), axis.legend(fontsize=8)
   figure.tight_layout()
   with atomic_path(path) as tmp:
     figure.savefig(tmp, format="png")
@@ -237,7 +238,7 @@ def write_report(results, dlib, args, command):
                    f"{100 * by('all', 'inter_ocular')['fr']:.2f} | {100 * by('all', source='p_M')['nme']:.2f} | "
                    f"{100 * by('all', source='p_C')['nme']:.2f} |")
   if dlib is not None:
-    subsets = [k for k in dlib if k != "all"]
+    subsets = [k for k, v in dlib.items() if k != "all" and isinstance(v, dict)]
     sub = [f"{100 * dlib[s]['inter_pupil']['nme']:.2f}" for s in subsets[:2]] + [""] * (2 - len(subsets[:2]))
     io_all = dlib["all"]["inter_ocular"]
     lines.append(f"| dlib | dlib | | | {100 * dlib['all']['inter_pupil']['nme']:.2f} | {sub[0]} | {sub[1]} | "

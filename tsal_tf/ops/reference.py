@@ -51,8 +51,10 @@ def _bilinear_gather(image, x, y):
   batch, height, width, channels = ops.shape(image)
   x = ops.clip(x, 0.0, ops.cast(width - 1, x.dtype))
   y = ops.clip(y, 0.0, ops.cast(height - 1, y.dtype))
-  x0 = ops.floor(x)
-  y0 = ops.floor(y)
+  # A NaN point (a diverged network) reads pixel 0 with NaN weights: the NaN reaches the loss, where the NaN
+  # guard names it, instead of an out-of-range gather index.
+  x0 = ops.floor(ops.where(ops.isnan(x), 0.0, x))
+  y0 = ops.floor(ops.where(ops.isnan(y), 0.0, y))
   fx = ops.expand_dims(x - x0, -1)
   fy = ops.expand_dims(y - y0, -1)
   x0 = ops.cast(x0, "int32")
