@@ -6,13 +6,16 @@ import subprocess
 import sys
 
 import pytest
+from conftest import data_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
 
 
 def _run(tmp_path):
+  faces = f"{data_path('300w_helen_test')},{data_path('300w_lfpw_test')}"
   command = [sys.executable, "benchmarks/learning_curve.py", "--minutes=0.02", "--models=supervised",
+             f"--eval_dirs={faces}",
              "--base_flags=configs/smoke.flags", f"--study_dir={tmp_path}/study", f"--report_dir={tmp_path}/report",
              "--calibration_steps=2", "--no_dlib"]
   result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
