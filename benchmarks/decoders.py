@@ -34,7 +34,7 @@ def main():
   except (FileNotFoundError, ValueError) as error:
     raise SystemExit(f"error: {error}")
   net = teacher if args.role == "teacher" else student
-  samples = [s for folder in args.data_dir.split(",") for s in formats.load_pts_folder(folder)]
+  samples, _ = formats.load_pts_folders(args.data_dir.split(","))
   source = sources.ImageSource(samples, net.config.input_size, sources.scheme_of(samples))
   faces = [source.example(i) for i in range(len(source))]
   images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])

@@ -10,7 +10,6 @@ predictor's and the detector's median time per face on this machine.
 """
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -37,34 +36,30 @@ def measure(folders):
     raise SystemExit(f"{error}: pip install dlib-bin==20.0.1 face-recognition-models==0.3.0") from None
   detector = dlib.get_frontal_face_detector()
   predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
-  predictions, truths, subsets, predict_ms, detect_ms, detected = [], [], [], [], [], 0
-  for folder in folders:
-    for sample in formats.load_pts_folder(folder):
-      image = np.ascontiguousarray(sources.read_frame(sample))
-      truth = sample.landmarks
-      truth_box = (*truth.min(0), *truth.max(0))
-      start = time.perf_counter()
-      boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in detector(image, 0)]
-      detect_ms.append(1e3 * (time.perf_counter() - start))
-      if boxes:
-        detected += 1
-        box = max(boxes, key=lambda b: box_iou(b, truth_box))
-      else:
-        h, w = image.shape[:2]
-        box = (w // 4, h // 4, 3 * w // 4, 3 * h // 4)
-      start = time.perf_counter()
-      shape = predictor(image, dlib.rectangle(*[int(v) for v in box]))
-      predict_ms.append(1e3 * (time.perf_counter() - start))
-      predictions.append([(p.x, p.y) for p in shape.parts()])
-      truths.append(truth)
-      subsets.append(os.path.basename(os.path.normpath(folder)))
-  predictions, truths, subsets = np.asarray(predictions, np.float32), np.asarray(truths, np.float32), np.array(subsets)
+  samples, subsets = formats.load_pts_folders(folders)
+  predictions, truths, predict_ms, detect_ms, detected = [], [], [], [], 0
+  for sample in samples:
+    image = np.ascontiguousarray(sources.read_frame(sample))
+    truth = sample.landmarks
+    truth_box = (*truth.min(0), *truth.max(0))
+    start = time.perf_counter()
+    boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in detector(image, 0)]
+    detect_ms.append(1e3 * (time.perf_counter() - start))
+    if boxes:
+      detected += 1
+      box = max(boxes, key=lambda b: box_iou(b, truth_box))
+    else:
+      h, w = image.shape[:2]
+      box = (w // 4, h // 4, 3 * w // 4, 3 * h // 4)
+    start = time.perf_counter()
+    shape = predictor(image, dlib.rectangle(*[int(v) for v in box]))
+    predict_ms.append(1e3 * (time.perf_counter() - start))
+    predictions.append([(p.x, p.y) for p in shape.parts()])
+    truths.append(truth)
+  predictions, truths = np.asarray(predictions, np.float32), np.asarray(truths, np.float32)
   summary = {"faces": len(truths), "hog_detected": detected,
              "predict_ms_median": float(np.median(predict_ms)), "detect_ms_median": float(np.median(detect_ms))}
-  groups = {"all": np.ones(len(truths), bool)}
-  if len(folders) > 1:
-    groups.update({name: subsets == name for name in dict.fromkeys(subsets.tolist())})
-  for group, mask in groups.items():
+  for group, mask in metrics.subset_masks(subsets).items():
     summary[group] = {normalizer: metrics.summarize(metrics.per_face_nme(predictions[mask], truths[mask], normalizer))
                       for normalizer in ("inter_pupil", "inter_ocular")}
   return summary

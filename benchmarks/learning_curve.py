@@ -105,11 +105,7 @@ def evaluate_row(run_dir, eval_dirs):
   from tsal_tf.data import formats, sources
   from tsal_tf.runs import load_networks
   teacher, student, run_flags = load_networks(run_dir)
-  samples, subsets = [], []
-  for folder in eval_dirs:
-    found = formats.load_pts_folder(folder)
-    samples += found
-    subsets += [os.path.basename(os.path.normpath(folder))] * len(found)
+  samples, subsets = formats.load_pts_folders(eval_dirs)
   source = sources.ImageSource(samples, teacher.config.input_size, sources.scheme_of(samples))
   faces = [source.example(i) for i in range(len(source))]
   images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])

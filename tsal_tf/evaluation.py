@@ -53,12 +53,8 @@ def face_metrics(predictions, landmarks, subsets, normalizers=("inter_pupil", "i
   `subsets` [M] names each face's folder (e.g. 300w_helen_test); the subset "all" holds every face (the 554 of
   the 300W common set for HELEN test + LFPW test).
   """
-  subsets = np.asarray(subsets)
-  groups = {"all": np.ones(len(subsets), bool)}
-  if len(set(subsets.tolist())) > 1:
-    groups.update({str(name): subsets == name for name in dict.fromkeys(subsets.tolist())})
   report = {}
-  for group, mask in groups.items():
+  for group, mask in metrics.subset_masks(subsets).items():
     report[group] = {normalizer: {source: metrics.summarize(
         metrics.per_face_nme(predictions[source][mask], landmarks[mask], normalizer), threshold)
         for source in ("p_M", "p_C", "fused")} for normalizer in normalizers}
@@ -99,7 +95,7 @@ def mean_shape_errors(train_dir, test_dirs, size, normalizer="inter_pupil"):
   from tsal_tf.data import formats, schemes, sources
   train = sources.ImageSource(formats.load_pts_folder(train_dir), size, schemes.IBUG68)
   test_dirs = [test_dirs] if isinstance(test_dirs, str) else test_dirs
-  test = sources.ImageSource([s for d in test_dirs for s in formats.load_pts_folder(d)], size, schemes.IBUG68)
+  test = sources.ImageSource(formats.load_pts_folders(test_dirs)[0], size, schemes.IBUG68)
   mean = np.mean([train.example(i)["landmarks"] for i in range(len(train))], axis=0)
   truth = np.stack([test.example(i)["landmarks"] for i in range(len(test))])
   return metrics.per_face_nme(np.broadcast_to(mean, truth.shape), truth, normalizer)
@@ -139,11 +135,7 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
   subsets = None
   if eval_data == "images":
-    samples, subsets = [], []
-    for folder in ([data_dir] if isinstance(data_dir, str) else data_dir):
-      found = formats.load_pts_folder(folder)
-      samples += found
-      subsets += [os.path.basename(os.path.normpath(folder))] * len(found)
+    samples, subsets = formats.load_pts_folders([data_dir] if isinstance(data_dir, str) else data_dir)
     samples, subsets = (samples[:limit], subsets[:limit]) if limit else (samples, subsets)
     scheme = sources.scheme_of(samples)
     if scheme.num_points != teacher.config.num_points:
@@ -178,14 +170,13 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
     predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)), flip_test=flip_test)
     for source in ("p_M", "p_C", "fused"):
       errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
-    if subsets is not None and len(set(subsets)) > 1:
-      per_subset = face_metrics(predictions, truth, subsets, (normalizer,), threshold)
-      per_subset.pop("all")
     tracked = track_clips(net, frames, tracks[:, 0])
     _, errors["tracking"] = evaluate_tracking(net, frames, tracks, normalizer, tracked)
     results[role] = {source: metrics.summarize(e, threshold) for source, e in errors.items()}
     if subsets is not None and len(set(subsets)) > 1:
-      results[role]["per_subset"] = {name: report[normalizer] for name, report in per_subset.items()}
+      per_subset = face_metrics(predictions, truth, subsets, (normalizer,), threshold)
+      results[role]["per_subset"] = {name: report[normalizer] for name, report in per_subset.items()
+                                     if name != "all"}
     for source, value in clip_jitter(net, frames, tracks, tracked, normalizer,
                                      float(run_flags.get("gamma", 0.8))).items():
       results[role][source]["jitter"] = value

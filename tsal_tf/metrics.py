@@ -76,6 +76,15 @@ def summarize(errors, threshold=0.08):
           "fr": failure_rate(errors, threshold), "count": int(errors.size)}
 
 
+def subset_masks(subsets):
+  """{"all": every face, and with several subsets each one's name: boolean mask [M]} of per-face names [M]."""
+  subsets = np.asarray(subsets)
+  groups = {"all": np.ones(len(subsets), bool)}
+  if len(set(subsets.tolist())) > 1:
+    groups.update({str(name): subsets == name for name in dict.fromkeys(subsets.tolist())})
+  return groups
+
+
 def per_video(errors, video_ids, threshold=0.08):
   """{video_id: summarize(errors of that video)} for per-face `errors` and matching `video_ids`."""
   errors = np.asarray(errors, np.float64).ravel()

@@ -177,6 +177,16 @@ def _load_or_skip(build, path, skip_bad, report):
     return None
 
 
+def load_pts_folders(folders):
+  """The faces of several 300W folders, in order, and each face's folder name: (samples, names)."""
+  samples, names = [], []
+  for folder in folders:
+    found = load_pts_folder(folder)
+    samples += found
+    names += [os.path.basename(os.path.normpath(folder))] * len(found)
+  return samples, names
+
+
 def load_pts_folder(folder, skip_bad=False, check_images=True, report=None):
   """All `image + .pts` pairs in a folder (300W layout) -> list of FaceSample, sorted by name.
 
