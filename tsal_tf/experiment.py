@@ -35,7 +35,7 @@ def network_config():
                        widths=tuple(int(w) for w in FLAGS.widths), blocks=FLAGS.blocks, head_width=FLAGS.head_width,
                        lhr_width=FLAGS.lhr_width,
                        flow_widths=tuple(int(w) for w in FLAGS.flow_widths), flow_scales=FLAGS.flow_scales,
-                       heatmap_decoder=FLAGS.heatmap_decoder)
+                       heatmap_decoder=FLAGS.heatmap_decoder, precision=FLAGS.precision)
 
 
 def objective_config():

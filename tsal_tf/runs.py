@@ -30,7 +30,8 @@ def network_config_from(run_flags):
                        blocks=int(run_flags.get("blocks", 1)), head_width=int(run_flags["head_width"]),
                        lhr_width=int(run_flags.get("lhr_width", 0)),
                        flow_widths=ints("flow_widths"), flow_scales=int(run_flags["flow_scales"]),
-                       heatmap_decoder=run_flags.get("heatmap_decoder", "soft_argmax"))
+                       heatmap_decoder=run_flags.get("heatmap_decoder", "soft_argmax"),
+                       precision=run_flags.get("precision", "float32"))
 
 
 def load_networks(run_dir, checkpoint=None):

@@ -18,6 +18,7 @@ class NetworkConfig:
     flow_widths: channels of the motion-field (MFE) encoder stages.
     flow_scales: number of flow scales (finest = heatmap resolution, each next one half as large).
     heatmap_decoder: how p_M is read from the heatmap logits (decoders.HEATMAP_DECODERS).
+    precision: "float32" or "bfloat16" (the landmark net's compute dtype; heads' outputs stay float32).
   """
   input_size: int = 64
   num_points: int = 68
@@ -29,6 +30,7 @@ class NetworkConfig:
   flow_widths: tuple = (16, 32, 48)
   flow_scales: int = 3
   heatmap_decoder: str = "soft_argmax"
+  precision: str = "float32"
 
   @property
   def heatmap_size(self):
