@@ -141,7 +141,6 @@ def test_decode_lhr_reads_a_log_gaussian_at_its_centre(method):
                                              (125, math.exp(-3.125)), (140, math.exp(-12.5))])
 def test_omega_ramp(epoch, expected):
   assert float(losses.omega(epoch)) == pytest.approx(expected, rel=1e-5)
-  assert losses.omega_value(epoch) == pytest.approx(expected, rel=1e-9)
 
 
 def test_foreground_weighted_heatmap_mse():

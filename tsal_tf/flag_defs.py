@@ -82,4 +82,9 @@ flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular", "
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_boolean("deterministic", False, "TensorFlow op determinism: the same seed gives the same weights "
                      "bit for bit on the same machine (slower; the README's main command uses it).")
-flags.DEFINE_integer("verbose", 1, "Keras progress: 1 = progress bar, 2 = one line per epoch.")
+flags.DEFINE_integer("verbose", 1, "Progress: 1 = a compact step line (in place on a terminal, four times per "
+                     "epoch in a log) and one line per epoch with the validation NME; 2 = the epoch lines only; "
+                     "0 = quiet.")
+flags.DEFINE_float("max_train_minutes", 0, "Stop after this many minutes of training and save what was trained "
+                   "(0 = no limit); for machines lent for a fixed time.")
+flags.DEFINE_integer("workers", 4, "Threads producing batches under KERAS_BACKEND=jax (keras.utils.PyDataset).")

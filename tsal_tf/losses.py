@@ -4,7 +4,6 @@ Coordinates are heatmap coordinates (0-based pixel centres of the h x w maps); b
 B clips of K frames. Targets derived from predictions (pseudo-labels) are wrapped in stop_gradient.
 """
 
-import math
 
 from keras import ops
 
@@ -82,7 +81,7 @@ def centre_focal_loss(logits, target):
 def centre_target(points, height, width, sigma_scale=0.1):
   """CLOR targets from landmarks [B, N, 2]: (centre map [B,h,w,1], centre pixel index [B], offsets [B,N,2]).
 
-  The face centre is the landmark-box centre rounded to the nearest pixel c (schemes.face_centre); the map is
+  The face centre is the landmark-box centre rounded to the nearest pixel c (the CLOR centre); the map is
   exp(-|x - c|^2 / (2 s^2)) with s = max(1, sigma_scale * box width); offsets are points - c.
   """
   low, high = ops.min(points, axis=1), ops.max(points, axis=1)
@@ -196,13 +195,3 @@ def omega(epoch, climb_end=60.0, retain_end=110.0, decay_end=140.0):
   decay_t = ops.clip((epoch - retain_end) / max(decay_end - retain_end, 1e-6), 0.0, 1.0)
   decay = ops.exp(-12.5 * ops.square(decay_t))
   return ops.where(epoch < climb_end, climb, ops.where(epoch < retain_end, 1.0, decay))
-
-
-def omega_value(epoch, climb_end=60.0, retain_end=110.0, decay_end=140.0):
-  """Plain-Python omega(t) (for logging and tests)."""
-  if epoch < climb_end:
-    return math.exp(-5.0 * (1.0 - epoch / climb_end) ** 2)
-  if epoch < retain_end:
-    return 1.0
-  t = min(max((epoch - retain_end) / (decay_end - retain_end), 0.0), 1.0)
-  return math.exp(-12.5 * t * t)
