@@ -1,7 +1,6 @@
 """The one driver under KERAS_BACKEND=jax: training, exact resume after a kill, the time cap, loading under TF."""
 
 import json
-import os
 
 import numpy as np
 import pytest

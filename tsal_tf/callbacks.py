@@ -19,6 +19,12 @@ class TrainingDivergedError(RuntimeError):
   """A loss term became NaN/Inf; the message names the step and the term."""
 
 
+def tensorflow_available():
+  """Whether TensorFlow can be imported (for TensorBoard summaries under any backend)."""
+  import importlib.util
+  return importlib.util.find_spec("tensorflow") is not None
+
+
 def sync_model_state(model):
   """Under JAX, Keras holds the training state outside the model's variables during an epoch; write it back
   (a no-op under TensorFlow and when already in sync)."""

@@ -7,10 +7,11 @@ with the training margin (the usual 300W protocol of SAN/SBR). Writes `<output>.
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
+
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (flags.txt + checkpoints/).")
@@ -35,14 +36,10 @@ def main(argv):
   from tsal_tf.io_utils import atomic_write_json
   if not FLAGS.run_dir:
     raise app.UsageError("--run_dir is required")
-  try:
-    data = FLAGS.data_dir if FLAGS.eval_data == "images" else FLAGS.data_dir[0]
-    report, curves = evaluation.evaluate_run(FLAGS.run_dir, data, FLAGS.eval_normalizer, FLAGS.threshold,
-                                             FLAGS.eval_clip_length, FLAGS.limit, FLAGS.eval_data, FLAGS.checkpoint,
-                                             FLAGS.flip_test)
-  except (FileNotFoundError, ValueError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  data = FLAGS.data_dir if FLAGS.eval_data == "images" else FLAGS.data_dir[0]
+  report, curves = evaluation.evaluate_run(FLAGS.run_dir, data, FLAGS.eval_normalizer, FLAGS.threshold,
+                                           FLAGS.eval_clip_length, FLAGS.limit, FLAGS.eval_data, FLAGS.checkpoint,
+                                           FLAGS.flip_test)
   if FLAGS.mean_shape_from:
     from tsal_tf.runs import read_run_flags
     errors = evaluation.mean_shape_errors(FLAGS.mean_shape_from, FLAGS.data_dir,
@@ -72,4 +69,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -15,10 +15,11 @@ track(previous uint8 [N, H, W, 3], current uint8 [N, H, W, 3], landmarks float32
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
+
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (flags.txt + checkpoints/).")
@@ -144,15 +145,11 @@ def main(argv):
   from tsal_tf.runs import load_networks
   if not FLAGS.run_dir or not FLAGS.export_dir:
     raise app.UsageError("--run_dir and --export_dir are required")
-  try:
-    teacher, _, run_flags = load_networks(FLAGS.run_dir, FLAGS.checkpoint)
-    target = export(teacher, FLAGS.export_dir, FLAGS.model_name, FLAGS.version,
-                    float(run_flags.get("gamma", 0.8)), FLAGS.export_crop_margin)
-  except (FileNotFoundError, FileExistsError, ValueError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  teacher, _, run_flags = load_networks(FLAGS.run_dir, FLAGS.checkpoint)
+  target = export(teacher, FLAGS.export_dir, FLAGS.model_name, FLAGS.version,
+                  float(run_flags.get("gamma", 0.8)), FLAGS.export_crop_margin)
   print(f"wrote {target}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

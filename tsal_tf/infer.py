@@ -13,13 +13,13 @@ smoothed tracks. The model is a training run (--run_dir) or an exported SavedMod
 
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
 from absl import app
 from absl import flags
 
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 from tsal_tf.data import face_detector
 
 FLAGS = flags.FLAGS
@@ -172,18 +172,16 @@ def main(argv):
   box = tuple(float(v) for v in FLAGS.box) if FLAGS.box else None
   if box is not None and (len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]):
     raise app.UsageError("--box must be x1,y1,x2,y2 with x2 > x1 and y2 > y1")
-  try:
-    predictor = (SavedModelPredictor(FLAGS.saved_model) if FLAGS.saved_model
-                 else RunPredictor(FLAGS.run_dir, FLAGS.crop_margin))
-    run(FLAGS.video, predictor, box, FLAGS.smoothing, FLAGS.output, FLAGS.landmarks, FLAGS.max_frames,
-        FLAGS.redetect_every)
-  except (VideoError, FileNotFoundError, RuntimeError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  if not os.path.exists(FLAGS.video):  # before the model loads: the cheap check first
+    raise VideoError(f"{FLAGS.video}: no such video file or frame folder")
+  predictor = (SavedModelPredictor(FLAGS.saved_model) if FLAGS.saved_model
+               else RunPredictor(FLAGS.run_dir, FLAGS.crop_margin))
+  run(FLAGS.video, predictor, box, FLAGS.smoothing, FLAGS.output, FLAGS.landmarks, FLAGS.max_frames,
+      FLAGS.redetect_every)
   for path in (FLAGS.output, FLAGS.landmarks):
     if path:
       print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

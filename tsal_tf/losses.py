@@ -4,7 +4,6 @@ Coordinates are heatmap coordinates (0-based pixel centres of the h x w maps); b
 B clips of K frames. Targets derived from predictions (pseudo-labels) are wrapped in stop_gradient.
 """
 
-
 from keras import ops
 
 from tsal_tf import ops as tsal_ops

@@ -9,12 +9,11 @@ differs between the backends (teacher_student.TeacherStudent.train_step).
 
 import json
 import os
-import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 from tsal_tf import flag_defs  # noqa: F401  (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -51,11 +50,6 @@ def worker_run_dir(strategy, run_dir):
       resolver.task_type == "worker" and resolver.task_id == 0):
     return run_dir
   return os.path.join(run_dir, f"{resolver.task_type}_{resolver.task_id}")
-
-
-def _tensorboard_available():
-  import importlib.util
-  return importlib.util.find_spec("tensorflow") is not None
 
 
 def make_batches(data, start_batch, num_batches):
@@ -133,7 +127,7 @@ def run():
                    validation]
   if FLAGS.verbose:
     callback_list.append(callbacks.Progress(total, steps_per_epoch, step_lines=FLAGS.verbose == 1))
-  if _tensorboard_available():
+  if callbacks.tensorflow_available():  # TensorBoard's writer; the GPU machine's JAX has no TensorFlow
     callback_list.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), update_freq=50))
   # One fit per epoch: a resumed run first finishes its interrupted epoch, and every fit's data starts at the
   # next unseen batch of the run's one seeded stream.
@@ -153,16 +147,8 @@ def run():
 
 def main(argv):
   del argv
-  try:
-    run()
-  except Exception as error:  # a clear one-line message for the errors users can fix
-    from tsal_tf.callbacks import TrainingDivergedError
-    from tsal_tf.data.formats import AnnotationError, ImageReadError
-    if isinstance(error, (TrainingDivergedError, AnnotationError, ImageReadError, FileNotFoundError, ValueError)):
-      print(f"error: {error}", file=sys.stderr)
-      sys.exit(2)
-    raise
+  run()
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)
