@@ -35,7 +35,7 @@ def main(argv):
   from tsal_tf.teacher_student import TeacherStudent
 
   data = experiment.build_data()
-  net_config = experiment.network_config()
+  net_config = experiment.network_config(data.scheme.num_points)
   batch = next(iter(pipelines.make_dataset(data.train, FLAGS.batch_size)))
   tsal = TeacherStudent(net_config, experiment.objective_config(), steps_per_epoch=100,
                         queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda)

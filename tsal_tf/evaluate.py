@@ -12,6 +12,7 @@ from absl import app
 from absl import flags
 
 from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
+from tsal_tf.metrics import NORMALIZERS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (flags.txt + checkpoints/).")
@@ -20,7 +21,7 @@ flags.DEFINE_list("data_dir", None, "300W-style folders of images + .pts, comma-
                   "one by one), or a 300VW root with --eval_data=300vw.")
 flags.DEFINE_enum("eval_data", "images", ["images", "300vw"], "Evaluation data layout.")
 flags.DEFINE_string("output", None, "Output path prefix (default <run_dir>/eval_<data folder name>).")
-flags.DEFINE_enum("eval_normalizer", "inter_pupil", ["inter_pupil", "inter_ocular", "face_size", "box_diagonal"],
+flags.DEFINE_enum("eval_normalizer", "inter_pupil", NORMALIZERS,
                   "NME normaliser.")
 flags.DEFINE_float("threshold", 0.08, "AUC / failure-rate threshold.")
 flags.DEFINE_integer("eval_clip_length", 0, "Frames per evaluation clip (0 = the run's clip_length).")

@@ -18,10 +18,13 @@ from tsal_tf.objective import ObjectiveConfig
 FLAGS = flags.FLAGS
 
 
-def save_flags(run_dir):
-  """<run_dir>/flags.txt: every flag of the run (what evaluate / export read back)."""
+def save_flags(run_dir, num_points):
+  """<run_dir>/flags.txt: every flag of the run (what evaluate / export read back), with --num_points set to
+  the training data's point count."""
   from tsal_tf.io_utils import atomic_write_text
-  atomic_write_text(os.path.join(run_dir, "flags.txt"), FLAGS.flags_into_string())
+  lines = [f"--num_points={num_points}" if line.startswith("--num_points=") else line
+           for line in FLAGS.flags_into_string().splitlines()]
+  atomic_write_text(os.path.join(run_dir, "flags.txt"), "\n".join(lines) + "\n")
 
 
 def describe_nme(results):
@@ -29,9 +32,9 @@ def describe_nme(results):
   return ", ".join(f"{k.split('/', 1)[1]} {100 * v:.2f}%" for k, v in sorted(results.items()))
 
 
-def network_config():
-  """The network of the flags; --num_points is set from the training data by build_data()."""
-  return NetworkConfig(input_size=FLAGS.input_size, num_points=FLAGS.num_points, heatmap_stride=FLAGS.heatmap_stride,
+def network_config(num_points):
+  """The network of the flags, for landmarks of `num_points` points (the training data's scheme)."""
+  return NetworkConfig(input_size=FLAGS.input_size, num_points=num_points, heatmap_stride=FLAGS.heatmap_stride,
                        widths=tuple(int(w) for w in FLAGS.widths), blocks=FLAGS.blocks, head_width=FLAGS.head_width,
                        lhr_width=FLAGS.lhr_width,
                        flow_widths=tuple(int(w) for w in FLAGS.flow_widths), flow_scales=FLAGS.flow_scales,
@@ -103,8 +106,7 @@ def _videos_from_list(list_path):
 def build_data():
   """Training source, validation arrays and landmark scheme for the flags' --data choice.
 
-  Sets --num_points to the scheme's point count (68 for iBUG, 19 for AFLW), so call it before
-  network_config() and before saving the flags.
+  The scheme (`.scheme`, with its point count: 68 for iBUG, 19 for AFLW) sizes the network.
   """
   size, k = FLAGS.input_size, FLAGS.clip_length
   train_augment = augment.TRAIN_AUGMENT if FLAGS.augment else augment.NO_AUGMENT
@@ -145,6 +147,5 @@ def build_data():
     subsets = None
   count = min(FLAGS.val_clip_count, len(clip_source))
   clip_frames, clip_landmarks = _stack(clip_source, count, "frames", "landmarks") if count else (None, None)
-  FLAGS.num_points = scheme.num_points
   return types.SimpleNamespace(train=train, scheme=scheme, val_images=images, val_landmarks=landmarks,
                                val_subsets=subsets, val_clip_frames=clip_frames, val_clip_landmarks=clip_landmarks)

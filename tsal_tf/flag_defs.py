@@ -2,6 +2,8 @@
 
 from absl import flags
 
+from tsal_tf.metrics import NORMALIZERS
+
 # Data.
 flags.DEFINE_enum("data", "synthetic", ["synthetic", "300w_clips", "300vw", "list"],
                   "Training data: built-in synthetic face videos; labeled stills (a 300W .pts folder) turned "
@@ -19,7 +21,8 @@ flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / c
 flags.DEFINE_boolean("skip_bad", False, "Skip malformed annotations (reported) instead of stopping.")
 
 # Network.
-flags.DEFINE_integer("num_points", 68, "Landmarks per face; set from the training data (68 iBUG, 19 AFLW).")
+flags.DEFINE_integer("num_points", 68, "Landmarks per face, recorded in a run's flags.txt from its training data "
+                     "(68 iBUG, 19 AFLW); the value given is not used.")
 flags.DEFINE_integer("input_size", 64, "Input crop side S.")
 flags.DEFINE_integer("heatmap_stride", 2, "Heatmaps, offsets and flow are at S / stride.")
 flags.DEFINE_list("widths", ["16", "32", "48", "64"], "Encoder widths per stage (stage i at S / 2^(i+1)).")
@@ -77,7 +80,7 @@ flags.DEFINE_string("run_dir", "runs/demo", "Checkpoints, TensorBoard logs, flag
 flags.DEFINE_integer("checkpoint_every", 100, "Checkpoint every this many steps.")
 flags.DEFINE_boolean("resume", False, "Continue from the latest checkpoint in --run_dir.")
 flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (MirroredStrategy).")
-flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular", "face_size", "box_diagonal"],
+flags.DEFINE_enum("normalizer", "inter_pupil", NORMALIZERS,
                   "NME normaliser for validation.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_boolean("deterministic", False, "TensorFlow op determinism: the same seed gives the same weights "

@@ -87,8 +87,8 @@ def run():
     run_dir, scope = worker_run_dir(strategy, run_dir), strategy.scope()
   os.makedirs(run_dir, exist_ok=True)
   data = experiment.build_data()
-  net_config = experiment.network_config()
-  experiment.save_flags(run_dir)
+  net_config = experiment.network_config(data.scheme.num_points)
+  experiment.save_flags(run_dir, data.scheme.num_points)
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   total = FLAGS.epochs * steps_per_epoch
   logging.info("backend %s, training examples: %d, steps per epoch: %d", backend, len(data.train), steps_per_epoch)
