@@ -43,7 +43,7 @@ def import_tensorflow_quietly():
   a no-op where TensorFlow is not installed, e.g. the GPU machine's JAX)."""
   if "TF_CPP_MIN_LOG_LEVEL" in os.environ or importlib.util.find_spec("tensorflow") is None:
     return
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also its later C++ notices (e.g. oneDNN int64 fallbacks)
   with _stderr_silenced():
     import tensorflow as tf
     tf.config.list_physical_devices()

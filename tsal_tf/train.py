@@ -11,7 +11,6 @@ import json
 import os
 
 from absl import flags
-from absl import logging
 
 from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 from tsal_tf import flag_defs  # noqa: F401  (defines the flags)
@@ -91,7 +90,8 @@ def run():
   experiment.save_flags(run_dir, data.scheme.num_points)
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   total = FLAGS.epochs * steps_per_epoch
-  logging.info("backend %s, training examples: %d, steps per epoch: %d", backend, len(data.train), steps_per_epoch)
+  print(f"training {len(data.train)} examples, {FLAGS.epochs} epochs of {steps_per_epoch} steps, Keras backend "
+        f"{backend}, run directory {run_dir}", flush=True)
 
   with scope:
     model = teacher_student.TeacherStudent(
