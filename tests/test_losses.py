@@ -153,3 +153,21 @@ def test_foreground_weighted_heatmap_mse():
   predicted = np.zeros_like(target)
   # weights 1 + 10 = 11 and 1: mean(11 * 1 + 1 * 0.0025) over 2 pixels
   assert float(losses.heatmap_mse(predicted, target, 10.0)) == pytest.approx((11.0 + 0.0025) / 2)
+
+
+def test_ssim_dissimilarity_matches_a_numpy_oracle():
+  rng = np.random.default_rng(0)
+  x = rng.uniform(0, 1, (2, 6, 7, 3)).astype(np.float32)
+  y = np.clip(x + rng.normal(0, 0.2, x.shape), 0, 1).astype(np.float32)
+  assert float(losses.ssim_dissimilarity(x, x)) == pytest.approx(0.0, abs=1e-6)
+
+  def window_mean(t):  # 3x3 valid box filter
+    return np.mean([t[:, i:i + t.shape[1] - 2, j:j + t.shape[2] - 2] for i in range(3) for j in range(3)], axis=0)
+
+  mu_x, mu_y = window_mean(x), window_mean(y)
+  s_x, s_y = window_mean(x * x) - mu_x ** 2, window_mean(y * y) - mu_y ** 2
+  s_xy = window_mean(x * y) - mu_x * mu_y
+  c1, c2 = 0.01 ** 2, 0.03 ** 2
+  ssim = (2 * mu_x * mu_y + c1) * (2 * s_xy + c2) / ((mu_x ** 2 + mu_y ** 2 + c1) * (s_x + s_y + c2))
+  expected = np.clip((1 - ssim) / 2, 0, 1).mean()
+  assert float(losses.ssim_dissimilarity(x, y)) == pytest.approx(expected, rel=1e-4)

@@ -47,7 +47,8 @@ def objective_config():
                          integral_weight=FLAGS.integral_weight, foreground_weight=FLAGS.foreground_weight,
                          clor_weight=FLAGS.clor_weight,
                          offset_weight=FLAGS.offset_weight, flow_weight=FLAGS.flow_weight,
-                         smoothness_weight=FLAGS.smoothness_weight, sic_weight=FLAGS.sic_weight,
+                         smoothness_weight=FLAGS.smoothness_weight, ssim_weight=FLAGS.ssim_weight,
+                         sic_weight=FLAGS.sic_weight,
                          mfds_weight=FLAGS.mfds_weight, pseudo_weight=FLAGS.pseudo_weight)
 
 

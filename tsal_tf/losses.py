@@ -124,10 +124,26 @@ def _resize_frames(frames, size):
   return ops.reshape(x, (batch, num_frames, size, size, 3))
 
 
-def flow_loss(frames, flows, smoothness_weight=0.1):
+def ssim_dissimilarity(x, y, c1=0.01 ** 2, c2=0.03 ** 2):
+  """Mean of (1 - SSIM(x, y)) / 2 over 3x3 windows (valid), clipped to [0, 1]; x, y [B, h, w, C] in [0, 1].
+
+  SSIM = (2 mu_x mu_y + c1)(2 s_xy + c2) / ((mu_x^2 + mu_y^2 + c1)(s_x + s_y + c2)), with window means mu and
+  (co)variances s (Wang et al. 2004; the 3x3 form of unsupervised flow and depth losses).
+  """
+  pool = lambda t: ops.average_pool(t, 3, 1, padding="valid")
+  mu_x, mu_y = pool(x), pool(y)
+  s_x = pool(x * x) - mu_x * mu_x
+  s_y = pool(y * y) - mu_y * mu_y
+  s_xy = pool(x * y) - mu_x * mu_y
+  ssim = ((2 * mu_x * mu_y + c1) * (2 * s_xy + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (s_x + s_y + c2))
+  return ops.mean(ops.clip((1.0 - ssim) / 2.0, 0.0, 1.0))
+
+
+def flow_loss(frames, flows, smoothness_weight=0.1, ssim_weight=0.0):
   """l_E: unsupervised MotionNet loss, summed over scales (finest first):
 
     photometric: mean charbonnier(warp(I_{t+1}, V_t) - I_t), frames average-pooled to the flow's scale;
+    structural:  ssim_weight * ssim_dissimilarity(warp(I_{t+1}, V_t), I_t) (MotionNet's SSIM term; 0 = off);
     smoothness:  mean charbonnier of the flow's horizontal and vertical differences.
   frames [B, K, S, S, 3] in [0, 1]; flows: list of [B, K-1, h_s, w_s, 2].
   """
@@ -138,7 +154,10 @@ def flow_loss(frames, flows, smoothness_weight=0.1):
     current = ops.reshape(pooled[:, :-1], (-1, size, size, 3))
     following = ops.reshape(pooled[:, 1:], (-1, size, size, 3))
     field = ops.reshape(flow, (-1, size, size, 2))
-    photometric = ops.mean(charbonnier(tsal_ops.dense_warp(following, field) - current))
+    warped = tsal_ops.dense_warp(following, field)
+    photometric = ops.mean(charbonnier(warped - current))
+    if ssim_weight:
+      photometric = photometric + ssim_weight * ssim_dissimilarity(warped, current)
     smooth = (ops.mean(charbonnier(field[:, 1:] - field[:, :-1]))
               + ops.mean(charbonnier(field[:, :, 1:] - field[:, :, :-1])))
     total = total + photometric + smoothness_weight * smooth
