@@ -53,12 +53,15 @@ def _kill_at_checkpoint(process, run_dir, step):
   assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
 
 
-def test_kill_and_resume_continues_exactly(tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_kill_and_resume_continues_exactly(tmp_path, backend):
+  if backend == "jax":
+    pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
   reference = tmp_path / "uninterrupted"
-  assert _train(reference).returncode == 0
+  assert _train(reference, "--workers=2", backend=backend).returncode == 0
   interrupted = tmp_path / "interrupted"
-  _kill_at_checkpoint(_train(interrupted, wait=False), interrupted, 2)
-  result = _train(interrupted, "--resume")
+  _kill_at_checkpoint(_train(interrupted, "--workers=2", wait=False, backend=backend), interrupted, 2)
+  result = _train(interrupted, "--workers=2", "--resume", backend=backend)
   assert result.returncode == 0, result.stdout + result.stderr
   assert "resumed from" in result.stdout and "at step 2" in result.stdout
   expected, got = _final_weights(reference), _final_weights(interrupted)

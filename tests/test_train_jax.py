@@ -1,11 +1,12 @@
-"""The one driver under KERAS_BACKEND=jax: training, exact resume after a kill, the time cap, loading under TF."""
+"""The one driver under KERAS_BACKEND=jax: training, the time cap, loading under TensorFlow (the exact resume
+after a kill is tests/test_train.py::test_kill_and_resume_continues_exactly[jax])."""
 
 import json
 
 import numpy as np
 import pytest
 
-from test_train import _final_weights, _kill_at_checkpoint, _train
+from test_train import _train
 
 pytestmark = pytest.mark.slow
 jax = pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
@@ -23,20 +24,6 @@ def test_jax_training_loads_under_tensorflow(tmp_path):
   images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
   assert np.isfinite(predict_images(teacher, images)["fused"]).all()
   assert any(not np.array_equal(t.numpy(), s.numpy()) for t, s in zip(teacher.weights, student.weights))
-
-
-def test_jax_kill_and_resume_continues_exactly(tmp_path):
-  reference = tmp_path / "uninterrupted"
-  assert _train(reference, "--workers=2", backend="jax").returncode == 0
-  interrupted = tmp_path / "interrupted"
-  _kill_at_checkpoint(_train(interrupted, "--workers=2", wait=False, backend="jax"), interrupted, 2)
-  result = _train(interrupted, "--workers=2", "--resume", backend="jax")
-  assert result.returncode == 0, result.stdout + result.stderr
-  assert "resumed from" in result.stdout and "at step 2" in result.stdout
-  expected, got = _final_weights(reference), _final_weights(interrupted)
-  assert expected.keys() == got.keys()
-  for name in expected:
-    np.testing.assert_allclose(got[name], expected[name], atol=1e-5, err_msg=name)
 
 
 def test_jax_single_model_time_limit_and_loading(tmp_path):
