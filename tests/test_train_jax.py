@@ -2,11 +2,14 @@
 after a kill is tests/test_train.py::test_kill_and_resume_continues_exactly[jax])."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from test_train import _train
+from test_train import ROOT, SMOKE, _train
 
 pytestmark = pytest.mark.slow
 jax = pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
@@ -38,3 +41,27 @@ def test_jax_single_model_time_limit_and_loading(tmp_path):
   from tsal_tf.runs import load_networks
   teacher, student, _ = load_networks(str(run_dir))
   assert teacher is student
+
+
+WITHOUT_TENSORFLOW = """
+import importlib.abc, importlib.util, runpy, sys
+class Hide(importlib.abc.MetaPathFinder):  # the GPU machine: JAX and Keras, no TensorFlow
+  def find_spec(self, name, path, target=None):
+    if name.split(".")[0] in ("tensorflow", "tensorboard"):
+      raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, Hide())
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if name.split(".")[0] in ("tensorflow", "tensorboard") else find_spec(name, package))
+sys.argv = ["train"] + sys.argv[1:]
+runpy.run_module("tsal_tf.train", run_name="__main__")
+"""
+
+
+def test_jax_training_runs_where_tensorflow_is_not_installed(tmp_path):
+  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
+  result = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, f"--flagfile={SMOKE}",
+                           f"--run_dir={tmp_path / 'run'}", "--epochs=1", "--steps_per_epoch=2", "--workers=2"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  assert json.loads((tmp_path / "run" / "final_validation.json").read_text())["step"] == 2
