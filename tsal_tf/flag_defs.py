@@ -2,10 +2,12 @@
 
 from absl import flags
 
+from tsal_tf.data.build import DATA_KINDS
 from tsal_tf.metrics import NORMALIZERS
+from tsal_tf.optimization import LR_SCHEDULES
 
 # Data.
-flags.DEFINE_enum("data", "synthetic", ["synthetic", "300w_clips", "300vw", "list"],
+flags.DEFINE_enum("data", "synthetic", DATA_KINDS,
                   "Training data: built-in synthetic face videos; labeled stills (a 300W .pts folder) turned "
                   "into clips; 300VW video folders; or an SBR list file (image annotation|None x1 y1 x2 y2).")
 flags.DEFINE_list("train_dir", None, "300W .pts folders, comma-separated (300w_clips), or a 300VW root (300vw).")
@@ -68,7 +70,7 @@ flags.DEFINE_integer("batch_size", 8, "Clips per step (global, across replicas).
 flags.DEFINE_integer("epochs", 140, "Epochs (also the end of the omega decay period).")
 flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0 = one pass over the training clips).")
 flags.DEFINE_float("learning_rate", 1.25e-4, "Adam (peak) learning rate.")
-flags.DEFINE_enum("lr_schedule", "step", ["step", "cosine"],
+flags.DEFINE_enum("lr_schedule", "step", LR_SCHEDULES,
                   "step: x0.1 at each of --lr_decay_epochs (paper); cosine: linear warm-up over --warmup_steps, "
                   "then cosine decay to 0 at the last step.")
 flags.DEFINE_list("lr_decay_epochs", ["90", "120"], "Epochs where the learning rate drops x0.1 each (step schedule).")
