@@ -24,7 +24,7 @@ from tsal_tf.data import augment
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (flags.txt + checkpoints/).")
-flags.DEFINE_string("checkpoint", None, "A specific checkpoint prefix (default: the latest in --run_dir).")
+flags.DEFINE_string("checkpoint", None, "A specific checkpoint, <run_dir>/checkpoints/ckpt-<step>.npz (default: the latest).")
 flags.DEFINE_string("export_dir", None, "Model base path of TF Serving.")
 flags.DEFINE_string("model_name", "tsal", "Model name (the folder under --export_dir).")
 flags.DEFINE_integer("version", 1, "Model version (the numbered folder).")
