@@ -37,7 +37,11 @@ def test_two_step_smoke_training_under_mirrored_strategy_with_two_devices(tmp_pa
   final = json.loads((tmp_path / "run" / "final_validation.json").read_text())
   assert final["step"] == 2
   assert (tmp_path / "run" / "flags.txt").read_text().count("--cpu_devices=2") == 1
-  assert any(name.startswith("events") for _, _, files in os.walk(tmp_path / "run" / "tensorboard") for name in files)
+  import tensorflow as tf
+  tags = {value.tag for folder, _, files in os.walk(tmp_path / "run" / "tensorboard") for name in files
+          for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)) for value in event.summary.value}
+  # The validation NME of both roles reaches TensorBoard at every epoch end (not only on multiples of 50 steps).
+  assert {"epoch_val/teacher/fused_nme", "epoch_val/student/fused_nme", "epoch_loss"} <= tags, sorted(tags)
 
 
 def _kill_at_checkpoint(process, run_dir, step):

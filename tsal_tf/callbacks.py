@@ -199,6 +199,25 @@ def _duration(seconds):
   return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
+class RunTensorBoard(keras.callbacks.TensorBoard):
+  """Keras' TensorBoard, mended for this driver (private attributes; Keras pinned to 3.15.1):
+
+  * per-step summaries at the run's global step: the driver fits one epoch at a time and a resumed run
+    continues its curves, while Keras counts batches from 0 at every fit;
+  * the epoch summaries (validation NME of every role and source) are always written: Keras leaves its
+    "every update_freq batches" recording condition active at epoch end, so they were dropped unless the
+    epoch happened to end on a multiple of update_freq.
+  """
+
+  def on_train_begin(self, logs=None):
+    super().on_train_begin(logs)
+    self._global_train_batch = int(ops.convert_to_numpy(self.model.optimizer.iterations.value))
+
+  def _log_epoch_metrics(self, epoch, logs):
+    with self.summary.record_if(True):
+      super()._log_epoch_metrics(epoch, logs)
+
+
 class Validation(keras.callbacks.Callback):
   """At each epoch end: NME of teacher and student (each source) and tracking; adds `val/...` logs.
 

@@ -128,7 +128,7 @@ def run():
   if FLAGS.verbose:
     callback_list.append(callbacks.Progress(total, steps_per_epoch, step_lines=FLAGS.verbose == 1))
   if callbacks.tensorflow_available():  # TensorBoard's writer; the GPU machine's JAX has no TensorFlow
-    callback_list.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), update_freq=50))
+    callback_list.append(callbacks.RunTensorBoard(os.path.join(run_dir, "tensorboard"), update_freq=50))
   # One fit per epoch: a resumed run first finishes its interrupted epoch, and every fit's data starts at the
   # next unseen batch of the run's one seeded stream.
   while (done := step()) < total and time_limit.stopped_at_step is None:
