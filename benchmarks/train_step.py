@@ -29,19 +29,19 @@ def main(argv):
   del argv
   import keras
   import tensorflow as tf
-  from tsal_tf import experiment, losses, teacher_update
+  from tsal_tf import experiment, losses
   from tsal_tf.data import pipelines
   from tsal_tf.model import decoders, network
   from tsal_tf.teacher_student import TeacherStudent
 
   data = experiment.build_data()
-  net_config = experiment.network_config()
+  net_config = experiment.network_config(data.scheme.num_points)
   batch = next(iter(pipelines.make_dataset(data.train, FLAGS.batch_size)))
-  tsal = TeacherStudent(net_config, experiment.objective_config(), steps_per_epoch=100)
-  tsal.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
-  queue = teacher_update.StudentWeightQueue(tsal.student, tsal.teacher, FLAGS.queue_length, FLAGS.ema_lambda)
-  update = tf.function(queue.update)
-  tsal_step = tf.function(tsal.train_step)
+  tsal = TeacherStudent(net_config, experiment.objective_config(), steps_per_epoch=100,
+                        queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda)
+  tsal.compile(keras.optimizers.Adam(1e-4))
+  update = tf.function(tsal.queue.update)
+  tsal_step = tf.function(tsal.train_step)  # includes the eq. 8 update
 
   supervised = network.build_network(net_config, "supervised").landmark_net
   optimizer = keras.optimizers.Adam(1e-4)
@@ -61,7 +61,7 @@ def main(argv):
     optimizer.apply(tape.gradient(loss, supervised.trainable_variables), supervised.trainable_variables)
     return loss
 
-  variants = {"tsal": lambda: (tsal_step(batch), update()), "supervised": lambda: supervised_step(batch),
+  variants = {"tsal": lambda: tsal_step(batch), "supervised": lambda: supervised_step(batch),
               "queue update": update}
   for fn in variants.values():
     fn()

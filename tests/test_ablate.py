@@ -10,14 +10,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
 
 
-def test_two_rows_train_report_and_skip_when_rerun(tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_two_rows_train_report_and_skip_when_rerun(tmp_path, backend):
+  if backend == "jax":
+    pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
   data = os.path.join(ROOT, "..", "shared", "data", "300w_helen_test")
   if not os.path.isdir(data):
     pytest.skip("shared data missing")
   command = [sys.executable, "-m", "tsal_tf.ablate", f"--base_flags={ROOT}/configs/smoke.flags",
              f"--study_dir={tmp_path}/study", f"--report_dir={tmp_path}/report", f"--eval_dir={data}",
              "--only_rows=baseline,st_sic_mfds", "--eval_limit=16", "--extra_flags=--epochs=1,--steps_per_epoch=2"]
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
   first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
   assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
   report = (tmp_path / "report" / "ablation.md").read_text()
@@ -26,5 +29,7 @@ def test_two_rows_train_report_and_skip_when_rerun(tmp_path):
   assert (tmp_path / "report" / "ablation.png").read_bytes()[:4] == b"\x89PNG"
   for row in ("baseline", "st_sic_mfds"):
     assert any(n.startswith("events") for n in os.listdir(tmp_path / "study" / row / "hparams"))
+    final = (tmp_path / "study" / row / "final_validation.json").read_text()
+    assert f'"backend": "{backend}"' in final
   again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
   assert again.returncode == 0 and again.stdout.count("done, skipped") == 2

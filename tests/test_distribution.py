@@ -20,7 +20,7 @@ def _one_step(devices, initial):
       variable.assign(value)
     # Adam's epsilon is raised from 1e-7: its first step lr * g / (|g| + eps) turns float-rounding differences
     # of near-zero gradients (summation order across replicas) into 1e-5 weight differences.
-    model.compile(keras.optimizers.Adam(1e-2, epsilon=1e-3), keras.optimizers.Adam(1e-2, epsilon=1e-3))
+    model.compile(keras.optimizers.Adam(1e-2, epsilon=1e-3))
   dataset = pipelines.make_dataset(sources.SyntheticClipSource(4, 32, 3), batch_size=4, shuffle=False)
   model.fit(dataset.take(1), epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
   return [w.numpy() for w in model.student.weights + model.teacher.weights]

@@ -38,6 +38,14 @@ def test_serving_crop_matches_the_training_crop():
   np.testing.assert_allclose(got, expected, atol=1e-3)
 
 
+def test_serving_without_a_box_resizes_the_whole_image_with_pixel_centres():
+  # x = (u + 0.5) * W / S - 0.5, the convention of cv2.resize and of the training crops.
+  none = tf.fill([1, 4], export.NO_BOX)
+  _, origin, scale = export._crop_boxes(none, tf.constant([100.0]), tf.constant([256.0]), 32.0, 1.35)
+  np.testing.assert_allclose(scale.numpy()[0], [256.0 / 32, 100.0 / 32], rtol=1e-6)
+  np.testing.assert_allclose(origin.numpy()[0], [0.5 * 256 / 32 - 0.5, 0.5 * 100 / 32 - 0.5], atol=1e-5)
+
+
 def test_version_folder_is_not_overwritten(exported):
   teacher, path = exported
   with pytest.raises(FileExistsError, match="choose another --version"):
@@ -66,10 +74,12 @@ assert not any(m.startswith("tsal_tf") for m in sys.modules), "project code was 
   assert result.returncode == 0, result.stderr[-3000:]
   landmarks = np.load(tmp_path / "landmarks.npy")
   assert landmarks.shape == (2, 68, 2) and np.isfinite(landmarks).all()
-  # Same numbers as the in-process model on the same crop (whole 40x40 image -> 32x32).
-  crops = tf.image.crop_and_resize(images.astype(np.float32) / 255.0, [[0, 0, 1, 1]] * 2, [0, 1], [32, 32])
+  # Same numbers as the in-process model on the same crop: the whole 40x40 image resized to 32x32 with pixel
+  # centres, x = (u + 0.5) * 40 / 32 - 0.5, i.e. crop pixels 0 and 31 sample image x = 0.125 and 38.875.
+  lo, hi = 0.125 / 39.0, 38.875 / 39.0
+  crops = tf.image.crop_and_resize(images.astype(np.float32) / 255.0, [[lo, lo, hi, hi]] * 2, [0, 1], [32, 32])
   from tsal_tf.evaluation import predict_images
-  expected = predict_images(teacher, (crops.numpy() * 255.0))["fused"] * (39.0 / 31.0)
+  expected = 0.125 + 1.25 * predict_images(teacher, (crops.numpy() * 255.0))["fused"]
   np.testing.assert_allclose(landmarks, expected, atol=2e-2)
   # A zero-motion pair tracks (almost) nowhere: the untrained flow head is initialised to zero.
   np.testing.assert_allclose(np.load(tmp_path / "tracked.npy"), landmarks, atol=1e-3)

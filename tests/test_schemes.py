@@ -23,11 +23,10 @@ def test_flip_twice_is_identity_and_mirrors_x():
   np.testing.assert_allclose(schemes.flip_landmarks(once, 101, schemes.IBUG68), points)
 
 
-def test_pupils_and_face_centre():
+def test_pupils():
   points = np.zeros((68, 2))
   points[36:42] = [[0, 0], [2, 0], [4, 0], [6, 0], [8, 0], [10, 0]]
   points[42:48] = [[20, 6]] * 6
   right, left = schemes.pupils(points)
   np.testing.assert_allclose(right, [5, 0])
   np.testing.assert_allclose(left, [20, 6])
-  np.testing.assert_allclose(schemes.face_centre(points), [10, 3])

@@ -1,4 +1,5 @@
-"""The JAX path: 2 training steps under KERAS_BACKEND=jax, then the weights load and run under TensorFlow."""
+"""The one driver under KERAS_BACKEND=jax: training, the time cap, loading under TensorFlow (the exact resume
+after a kill is tests/test_train.py::test_kill_and_resume_continues_exactly[jax])."""
 
 import json
 import os
@@ -8,44 +9,59 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from test_train import ROOT, SMOKE, _train
+
 pytestmark = pytest.mark.slow
+jax = pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
 
 
-def test_jax_training_weights_load_under_tensorflow(tmp_path):
-  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
+def test_jax_training_loads_under_tensorflow(tmp_path):
   run_dir = tmp_path / "run"
-  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-m", "tsal_tf.train_jax", f"--flagfile={ROOT}/configs/smoke.flags",
-                           f"--run_dir={run_dir}", "--epochs=1", "--steps_per_epoch=2", "--workers=2"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+  result = _train(run_dir, "--epochs=1", "--steps_per_epoch=2", "--workers=2", backend="jax")
   assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
   final = json.loads((run_dir / "final_validation.json").read_text())
   assert final["backend"] == "jax" and final["step"] == 2
-  from tsal_tf.runs import load_networks
   from tsal_tf.evaluation import predict_images
+  from tsal_tf.runs import load_networks
   teacher, student, _ = load_networks(str(run_dir))
   images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
   assert np.isfinite(predict_images(teacher, images)["fused"]).all()
-  # The saved teacher differs from the student: eq. 8 ran in the JAX step.
   assert any(not np.array_equal(t.numpy(), s.numpy()) for t, s in zip(teacher.weights, student.weights))
 
 
 def test_jax_single_model_time_limit_and_loading(tmp_path):
-  """A supervised single-frame run stops at --max_train_minutes, saves only the student, loads as teacher."""
-  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
+  """A supervised single-frame run stops at --max_train_minutes after its first step and loads as teacher."""
   run_dir = tmp_path / "single"
-  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-m", "tsal_tf.train_jax", f"--flagfile={ROOT}/configs/smoke.flags",
-                           f"--run_dir={run_dir}", "--epochs=2", "--steps_per_epoch=3", "--workers=2",
-                           "--clip_length=1", "--noasync_learning", "--nosic", "--nomfds",
-                           "--max_train_minutes=1e-6"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=900)
+  result = _train(run_dir, "--epochs=2", "--steps_per_epoch=3", "--workers=2", "--clip_length=1",
+                  "--noasync_learning", "--nosic", "--nomfds", "--max_train_minutes=1e-6", backend="jax")
   assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
   final = json.loads((run_dir / "final_validation.json").read_text())
-  assert final["step"] == 1 and final["planned_steps"] == 6  # stopped after the first step
+  assert final["step"] == 1 and final["planned_steps"] == 6
   assert "val/student/tracking_nme" in final["after"]  # validation tracks 2-frame clips for K = 1 training
-  assert sorted(p.name for p in run_dir.glob("*.weights.h5")) == ["student.weights.h5"]
   from tsal_tf.runs import load_networks
   teacher, student, _ = load_networks(str(run_dir))
   assert teacher is student
+
+
+WITHOUT_TENSORFLOW = """
+import importlib.abc, importlib.util, runpy, sys
+class Hide(importlib.abc.MetaPathFinder):  # the GPU machine: JAX and Keras, no TensorFlow
+  def find_spec(self, name, path, target=None):
+    if name.split(".")[0] in ("tensorflow", "tensorboard"):
+      raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, Hide())
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if name.split(".")[0] in ("tensorflow", "tensorboard") else find_spec(name, package))
+sys.argv = ["train"] + sys.argv[1:]
+runpy.run_module("tsal_tf.train", run_name="__main__")
+"""
+
+
+def test_jax_training_runs_where_tensorflow_is_not_installed(tmp_path):
+  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
+  result = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, f"--flagfile={SMOKE}",
+                           f"--run_dir={tmp_path / 'run'}", "--epochs=1", "--steps_per_epoch=2", "--workers=2"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  assert json.loads((tmp_path / "run" / "final_validation.json").read_text())["step"] == 2

@@ -36,7 +36,7 @@ case "${1:-}" in
     run_dir="/tmp/gpu_runs/$name"
     mkdir -p "$run_dir"
     XLA_PYTHON_CLIENT_MEM_FRACTION="${TSAL_GPU_MEMORY_FRACTION:-0.75}" PYTHONPATH="$lib:$PWD" \
-      KERAS_BACKEND=jax PYTHONUNBUFFERED=1 python3 -m tsal_tf.train_jax \
+      KERAS_BACKEND=jax PYTHONUNBUFFERED=1 python3 -m tsal_tf.train \
       --flagfile=configs/300w_video_gpu.flags --verbose=2 "$@" --run_dir="$run_dir" 2>&1 | tee "$run_dir/train.log"
     tar -C /tmp/gpu_runs -cf - "$name" | split -b 15M - "${OUT:-/tmp/gpu_runs}/$name.tar.part-"
     ;;

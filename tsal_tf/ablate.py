@@ -3,7 +3,8 @@
     python -m tsal_tf.ablate --flagfile=configs/ablation_300w_video.flags
 
 Every row trains with `python -m tsal_tf.train` in its own run directory under --study_dir (a fresh process
-per row), is evaluated on --eval_dir, and logs its hyper-parameters and metrics through TensorBoard's HParams
+per row, under the Keras backend of this process: `KERAS_BACKEND=jax python -m tsal_tf.ablate ...` trains every
+row with JAX), is evaluated on --eval_dir, and logs its hyper-parameters and metrics through TensorBoard's HParams
 plugin, so `tensorboard --logdir <study_dir>` compares the rows side by side. Re-running skips finished rows
 and resumes an interrupted one. Then the report: results/ablation.md, .csv and plots (NME per row, CED
 curves, tracking pseudo-label AUC with and without MFDS (Fig. 5), NME vs mu (Fig. 6)).
@@ -17,8 +18,9 @@ import subprocess
 import sys
 import time
 
-from absl import app
 from absl import flags
+
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("base_flags", "configs/300w_video.flags", "Training flagfile shared by every row.")
@@ -71,8 +73,11 @@ def run_row(name, hparams):
   print(f"[ablate] {name}: {'resuming' if resume else 'training'} ({' '.join(flag_args(hparams))})", flush=True)
   start = time.time()
   os.makedirs(run_dir, exist_ok=True)
-  with open(os.path.join(run_dir, "train.log"), "a", encoding="utf-8") as log:
-    subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
+  log_path = os.path.join(run_dir, "train.log")
+  with open(log_path, "a", encoding="utf-8") as log:
+    code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+  if code:
+    raise SystemExit(f"error: row {name}: training failed (exit {code}); its log: {log_path}")
   seconds = time.time() - start
   from tsal_tf import evaluation
   from tsal_tf.io_utils import atomic_write_json
@@ -80,7 +85,9 @@ def run_row(name, hparams):
   report["train_seconds"] = seconds  # of the session that finished the row (a resumed row: its last part)
   report["hparams"] = hparams
   report["curves"] = {k: [float(x) for x in v] for k, v in curves.items()}
-  write_hparams(run_dir, hparams, report)
+  from tsal_tf.callbacks import tensorflow_available
+  if tensorflow_available():
+    write_hparams(run_dir, hparams, report)
   atomic_write_json(report_path, report)
   print(f"[ablate] {name}: {report['train_seconds'] / 60:.1f} min", flush=True)
   return report
@@ -183,8 +190,10 @@ def write_report(results, report_dir, command):
 
 def main(argv):
   del argv
+  from tsal_tf.callbacks import tensorflow_available
   os.makedirs(FLAGS.study_dir, exist_ok=True)
-  write_hparams_config(FLAGS.study_dir)
+  if tensorflow_available():
+    write_hparams_config(FLAGS.study_dir)
   results = {name: run_row(name, hparams) for name, hparams in rows(FLAGS.parts)}
   command = "python -m tsal_tf.ablate " + " ".join(a for a in sys.argv[1:])
   write_report(results, FLAGS.report_dir, command)
@@ -192,4 +201,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

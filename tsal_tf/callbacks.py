@@ -1,12 +1,15 @@
-"""Keras callbacks of the training job: eq. 8 teacher update, NaN guard, checkpoints, validation."""
+"""Keras callbacks of the training job (both backends): NaN guard, time limit, clock, checkpoints, progress,
+validation."""
 
 import json
 import math
 import os
+import sys
 import time
 
 import keras
 import numpy as np
+from keras import ops
 
 from tsal_tf import evaluation
 from tsal_tf.io_utils import atomic_write_json
@@ -16,46 +19,62 @@ class TrainingDivergedError(RuntimeError):
   """A loss term became NaN/Inf; the message names the step and the term."""
 
 
-class TeacherUpdate(keras.callbacks.Callback):
-  """After every step: push the student's weights into the queue and apply eq. 8 to the teacher."""
+def tensorflow_available():
+  """Whether TensorFlow can be imported (for TensorBoard summaries under any backend)."""
+  import importlib.util
+  return importlib.util.find_spec("tensorflow") is not None
 
-  def __init__(self, queue):
-    super().__init__()
-    self.queue = queue
-    self._update = queue.update
-    if keras.backend.backend() == "tensorflow":
-      import tensorflow as tf
-      self._update = tf.function(queue.update)  # one graph call: the queue stays on device
+
+def sync_model_state(model):
+  """Under JAX, Keras holds the training state outside the model's variables during an epoch; write it back
+  (a no-op under TensorFlow and when already in sync)."""
+  sync = getattr(model, "jax_state_sync", None)
+  if sync is not None:
+    sync()
+
+
+class StepCallback(keras.callbacks.Callback):
+  """A callback that knows the global training step (`self.step`, counted in Python: reading the optimizer's
+  iteration counter would need a device round-trip per step, and under JAX a state sync)."""
+
+  def on_train_begin(self, logs=None):
+    self.step = int(ops.convert_to_numpy(self.model.optimizer.iterations.value))
 
   def on_train_batch_end(self, batch, logs=None):
-    self._update()
+    self.step += 1
 
 
-class TimeLimit(keras.callbacks.Callback):
-  """Stop training after the first step that ends more than `minutes` after training began.
+class TimeLimit(StepCallback):
+  """Stop training after the first step that ends more than `minutes` after this process began training.
 
-  For machines lent for a fixed time (the GPU run of tools/gpu_train.sh): the weights trained so far are
-  still saved. `stopped_at_step` is the number of steps taken when it stopped (None if it never did).
+  For machines lent for a fixed time (tools/gpu_train.sh): the weights trained so far are still saved.
+  `stopped_at_step` is the global step at which it stopped (None if it never did).
   """
 
   def __init__(self, minutes):
     super().__init__()
     self.seconds = 60.0 * minutes
-    self.steps = 0
+    self.start = None
     self.stopped_at_step = None
 
   def on_train_begin(self, logs=None):
-    self.start = time.time()
+    super().on_train_begin(logs)
+    if self.start is None:  # the first of this process's fits (the driver fits one epoch at a time)
+      self.start = time.time()
 
   def on_train_batch_end(self, batch, logs=None):
-    self.steps += 1
+    super().on_train_batch_end(batch, logs)
     if time.time() - self.start > self.seconds and self.stopped_at_step is None:
-      self.stopped_at_step = self.steps
+      self.stopped_at_step = self.step
+    if self.stopped_at_step is not None:
       self.model.stop_training = True
-      print(f"\ntime limit of {self.seconds / 60:.1f} min reached after {self.steps} steps: stopping", flush=True)
+
+  def on_epoch_begin(self, epoch, logs=None):
+    if self.stopped_at_step is not None:
+      self.model.stop_training = True
 
 
-class TrainClock(keras.callbacks.Callback):
+class TrainClock(StepCallback):
   """Training time of a run across resumes: <run_dir>/train_clock.json.
 
   {"steps", "seconds", "epochs": [{"steps", "seconds"} at each epoch end]}: `seconds` is the wall time spent
@@ -64,9 +83,9 @@ class TrainClock(keras.callbacks.Callback):
   epoch end, as it loses the steps since its last checkpoint).
   """
 
-  def __init__(self, path, step_variable):
+  def __init__(self, path):
     super().__init__()
-    self.path, self.step_variable = path, step_variable
+    self.path = path
     self.previous, self.epochs, self.start = 0.0, [], None
     if os.path.isfile(path):
       with open(path, encoding="utf-8") as f:
@@ -77,14 +96,14 @@ class TrainClock(keras.callbacks.Callback):
     return self.previous + (time.time() - self.start if self.start is not None else 0.0)
 
   def on_train_begin(self, logs=None):
+    super().on_train_begin(logs)
     self.start = time.time()
 
   def _write(self):
-    atomic_write_json(self.path, {"steps": int(self.step_variable.numpy()), "seconds": self.seconds(),
-                                  "epochs": self.epochs})
+    atomic_write_json(self.path, {"steps": self.step, "seconds": self.seconds(), "epochs": self.epochs})
 
   def on_epoch_end(self, epoch, logs=None):
-    self.epochs.append({"steps": int(self.step_variable.numpy()), "seconds": self.seconds()})
+    self.epochs.append({"steps": self.step, "seconds": self.seconds()})
     self._write()
 
   def on_train_end(self, logs=None):
@@ -92,40 +111,111 @@ class TrainClock(keras.callbacks.Callback):
     self.previous, self.start = self.seconds(), None
 
 
-class NaNGuard(keras.callbacks.Callback):
+class NaNGuard(StepCallback):
   """Stop with TrainingDivergedError at the first non-finite loss term (before any checkpoint of it)."""
 
-  def __init__(self, step_variable):
-    super().__init__()
-    self.step_variable = step_variable
-
   def on_train_batch_end(self, batch, logs=None):
+    super().on_train_batch_end(batch, logs)
     for name, value in (logs or {}).items():
       value = float(value)
       if not math.isfinite(value):
-        step = int(self.step_variable.numpy() if hasattr(self.step_variable, "numpy") else self.step_variable)
         self.model.stop_training = True
         raise TrainingDivergedError(
-            f"loss term {name!r} is {value} at step {step}; training stopped. The last good checkpoint is "
+            f"loss term {name!r} is {value} at step {self.step}; training stopped. The last good checkpoint is "
             f"kept: lower the learning rate or the weight of {name.split('/')[-1]!r} and resume with --resume.")
 
 
-class Checkpointer(keras.callbacks.Callback):
-  """Write a tf.train checkpoint (atomic, rotated) every `every_steps` steps and at the end of training."""
+class Checkpointer(StepCallback):
+  """Save a checkpoint (checkpoints.CheckpointManager: atomic, rotated) every `every_steps` steps and at the
+  end of training."""
 
-  def __init__(self, manager, step_variable, every_steps):
+  def __init__(self, manager, every_steps):
     super().__init__()
-    self.manager, self.step_variable, self.every_steps = manager, step_variable, every_steps
+    self.manager, self.every_steps = manager, every_steps
+    self.saved_step = None
+
+  def _save(self):
+    sync_model_state(self.model)
+    self.manager.save(self.step)
+    self.saved_step = self.step
 
   def on_train_batch_end(self, batch, logs=None):
-    step = int(self.step_variable.numpy())
-    if step % self.every_steps == 0:
-      self.manager.save(checkpoint_number=step)
+    super().on_train_batch_end(batch, logs)
+    if self.step % self.every_steps == 0:
+      self._save()
 
   def on_train_end(self, logs=None):
-    step = int(self.step_variable.numpy())
-    if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(f"-{step}"):
-      self.manager.save(checkpoint_number=step)
+    if self.saved_step != self.step:
+      self._save()
+
+
+class Progress(StepCallback):
+  """One compact progress line: loss, lr, omega, steps/s and ETA, and one line per epoch with validation.
+
+  On a terminal the step line is rewritten in place every step; in a log file it is printed `lines_per_epoch`
+  times per epoch (none with step_lines=False). The epoch line follows Validation's measurement (list this
+  callback after it).
+  """
+
+  def __init__(self, total_steps, steps_per_epoch, stream=None, lines_per_epoch=4, step_lines=True):
+    super().__init__()
+    self.total_steps, self.steps_per_epoch, self.step_lines = total_steps, steps_per_epoch, step_lines
+    self.stream = stream or sys.stdout
+    self.interactive = self.stream.isatty()
+    self.every = max(1, steps_per_epoch // lines_per_epoch)
+    self.window = []  # (time, step) of recent steps for the rate
+
+  def on_train_batch_end(self, batch, logs=None):
+    super().on_train_batch_end(batch, logs)
+    now = time.time()
+    self.window = (self.window + [(now, self.step)])[-50:]
+    if not self.step_lines or not (self.interactive or self.step % self.every == 0 or self.step == self.total_steps):
+      return
+    logs = logs or {}
+    (t0, s0), (t1, s1) = self.window[0], self.window[-1]
+    rate = (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+    eta = (self.total_steps - self.step) / rate if rate else 0.0
+    parts = [f"step {self.step}/{self.total_steps}"]
+    parts += [f"{name} {float(logs[key]):.4g}" for name, key in (("loss", "loss"), ("lr", "lr"), ("omega", "omega"))
+              if key in logs]
+    parts += [f"{rate:.2f} steps/s", f"ETA {_duration(eta)}"]
+    line = "  ".join(parts)
+    self.stream.write(f"\r{line}\033[K" if self.interactive else line + "\n")
+    self.stream.flush()
+
+  def on_epoch_end(self, epoch, logs=None):
+    logs = logs or {}
+    nme = [f"{key.split('/')[1]} {100 * float(logs[key]):.2f}%" for key in sorted(logs)
+           if key.startswith("val/") and key.endswith("/fused_nme")]
+    line = f"epoch {epoch + 1}: step {self.step}, loss {float(logs.get('loss', float('nan'))):.4g}"
+    line += f", validation NME {', '.join(nme)}" if nme else ""
+    self.stream.write(("\r" if self.interactive else "") + line + ("\033[K" if self.interactive else "") + "\n")
+    self.stream.flush()
+
+
+def _duration(seconds):
+  minutes, seconds = divmod(int(seconds), 60)
+  hours, minutes = divmod(minutes, 60)
+  return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class RunTensorBoard(keras.callbacks.TensorBoard):
+  """Keras' TensorBoard, mended for this driver (private attributes; Keras pinned to 3.15.1):
+
+  * per-step summaries at the run's global step: the driver fits one epoch at a time and a resumed run
+    continues its curves, while Keras counts batches from 0 at every fit;
+  * the epoch summaries (validation NME of every role and source) are always written: Keras leaves its
+    "every update_freq batches" recording condition active at epoch end, so they were dropped unless the
+    epoch happened to end on a multiple of update_freq.
+  """
+
+  def on_train_begin(self, logs=None):
+    super().on_train_begin(logs)
+    self._global_train_batch = int(ops.convert_to_numpy(self.model.optimizer.iterations.value))
+
+  def _log_epoch_metrics(self, epoch, logs):
+    with self.summary.record_if(True):
+      super()._log_epoch_metrics(epoch, logs)
 
 
 class Validation(keras.callbacks.Callback):

@@ -7,19 +7,21 @@ with the training margin (the usual 300W protocol of SAN/SBR). Writes `<output>.
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
+from tsal_tf.metrics import NORMALIZERS
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (flags.txt + checkpoints/).")
-flags.DEFINE_string("checkpoint", None, "A specific checkpoint prefix (default: the latest in --run_dir).")
+flags.DEFINE_string("checkpoint", None, "A specific checkpoint, <run_dir>/checkpoints/ckpt-<step>.npz (default: the latest).")
 flags.DEFINE_list("data_dir", None, "300W-style folders of images + .pts, comma-separated (evaluated together and "
                   "one by one), or a 300VW root with --eval_data=300vw.")
 flags.DEFINE_enum("eval_data", "images", ["images", "300vw"], "Evaluation data layout.")
 flags.DEFINE_string("output", None, "Output path prefix (default <run_dir>/eval_<data folder name>).")
-flags.DEFINE_enum("eval_normalizer", "inter_pupil", ["inter_pupil", "inter_ocular", "face_size", "box_diagonal"],
+flags.DEFINE_enum("eval_normalizer", "inter_pupil", NORMALIZERS,
                   "NME normaliser.")
 flags.DEFINE_float("threshold", 0.08, "AUC / failure-rate threshold.")
 flags.DEFINE_integer("eval_clip_length", 0, "Frames per evaluation clip (0 = the run's clip_length).")
@@ -35,14 +37,10 @@ def main(argv):
   from tsal_tf.io_utils import atomic_write_json
   if not FLAGS.run_dir:
     raise app.UsageError("--run_dir is required")
-  try:
-    data = FLAGS.data_dir if FLAGS.eval_data == "images" else FLAGS.data_dir[0]
-    report, curves = evaluation.evaluate_run(FLAGS.run_dir, data, FLAGS.eval_normalizer, FLAGS.threshold,
-                                             FLAGS.eval_clip_length, FLAGS.limit, FLAGS.eval_data, FLAGS.checkpoint,
-                                             FLAGS.flip_test)
-  except (FileNotFoundError, ValueError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  data = FLAGS.data_dir if FLAGS.eval_data == "images" else FLAGS.data_dir[0]
+  report, curves = evaluation.evaluate_run(FLAGS.run_dir, data, FLAGS.eval_normalizer, FLAGS.threshold,
+                                           FLAGS.eval_clip_length, FLAGS.limit, FLAGS.eval_data, FLAGS.checkpoint,
+                                           FLAGS.flip_test)
   if FLAGS.mean_shape_from:
     from tsal_tf.runs import read_run_flags
     errors = evaluation.mean_shape_errors(FLAGS.mean_shape_from, FLAGS.data_dir,
@@ -72,4 +70,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -15,18 +15,19 @@ track(previous uint8 [N, H, W, 3], current uint8 [N, H, W, 3], landmarks float32
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
+from tsal_tf.data import augment
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (flags.txt + checkpoints/).")
-flags.DEFINE_string("checkpoint", None, "A specific checkpoint prefix (default: the latest in --run_dir).")
+flags.DEFINE_string("checkpoint", None, "A specific checkpoint, <run_dir>/checkpoints/ckpt-<step>.npz (default: the latest).")
 flags.DEFINE_string("export_dir", None, "Model base path of TF Serving.")
 flags.DEFINE_string("model_name", "tsal", "Model name (the folder under --export_dir).")
 flags.DEFINE_integer("version", 1, "Model version (the numbered folder).")
-flags.DEFINE_float("export_crop_margin", 1.35, "Crop side / face-box side (the training crop_margin).")
 
 NO_BOX = -1.0
 
@@ -35,12 +36,15 @@ def _crop_boxes(boxes, heights, widths, size, margin):
   """Face boxes [N, 4] (x1, y1, x2, y2) -> tf.image.crop_and_resize boxes and the crop->image affine.
 
   crop_and_resize maps crop pixel u in [0, S-1] linearly onto [lo, hi] (pixel centres); choosing
-  hi - lo = (S - 1) * side / S reproduces the training crop (scale S / side about the box centre).
+  hi - lo = (S - 1) * side / S reproduces the training crop (scale S / side about the box centre). Without a
+  box the whole image is resized with the same pixel-centre convention as cv2.resize and the training crops,
+  x = (u + 0.5) * W / S - 0.5: lo = W / (2 S) - 0.5, hi = W - W / (2 S) - 0.5 (likewise in y).
   Returns (normalised boxes [N, 4] as y1, x1, y2, x2; origin [N, 2]; scale [N]) with x = origin + scale * u.
   """
   import tensorflow as tf
   has_box = tf.reduce_any(boxes != NO_BOX, axis=-1)
-  full = tf.stack([tf.zeros_like(widths), tf.zeros_like(heights), widths - 1.0, heights - 1.0], axis=-1)
+  margin_x, margin_y = 0.5 * widths / size - 0.5, 0.5 * heights / size - 0.5
+  full = tf.stack([margin_x, margin_y, widths - 1.0 - margin_x, heights - 1.0 - margin_y], axis=-1)
   centre = 0.5 * (boxes[:, :2] + boxes[:, 2:])
   side = margin * tf.reduce_max(boxes[:, 2:] - boxes[:, :2], axis=-1)
   half = 0.5 * (size - 1.0) * side / size
@@ -62,7 +66,7 @@ def _check_images(images, name):
           tf.debugging.assert_positive(tf.shape(images)[0], message=f"{name}: empty batch")]
 
 
-def build_archive(teacher, gamma=0.8, crop_margin=1.35):
+def build_archive(teacher, gamma=0.8, crop_margin=augment.CROP_MARGIN):
   """A keras.export.ExportArchive of the teacher with the `serving_default` and `track` endpoints."""
   import keras
   import tensorflow as tf
@@ -126,7 +130,7 @@ def build_archive(teacher, gamma=0.8, crop_margin=1.35):
   return archive
 
 
-def export(teacher, export_dir, model_name="tsal", version=1, gamma=0.8, crop_margin=1.35):
+def export(teacher, export_dir, model_name="tsal", version=1, gamma=0.8, crop_margin=augment.CROP_MARGIN):
   """Write the SavedModel to <export_dir>/<model_name>/<version> (into a temporary folder, then renamed)."""
   import shutil
   target = os.path.join(export_dir, model_name, str(version))
@@ -144,15 +148,11 @@ def main(argv):
   from tsal_tf.runs import load_networks
   if not FLAGS.run_dir or not FLAGS.export_dir:
     raise app.UsageError("--run_dir and --export_dir are required")
-  try:
-    teacher, _, run_flags = load_networks(FLAGS.run_dir, FLAGS.checkpoint)
-    target = export(teacher, FLAGS.export_dir, FLAGS.model_name, FLAGS.version,
-                    float(run_flags.get("gamma", 0.8)), FLAGS.export_crop_margin)
-  except (FileNotFoundError, FileExistsError, ValueError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  teacher, _, run_flags = load_networks(FLAGS.run_dir, FLAGS.checkpoint)
+  target = export(teacher, FLAGS.export_dir, FLAGS.model_name, FLAGS.version,
+                  float(run_flags.get("gamma", 0.8)))
   print(f"wrote {target}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -2,8 +2,12 @@
 
 from absl import flags
 
+from tsal_tf.data.build import DATA_KINDS
+from tsal_tf.metrics import NORMALIZERS
+from tsal_tf.optimization import LR_SCHEDULES
+
 # Data.
-flags.DEFINE_enum("data", "synthetic", ["synthetic", "300w_clips", "300vw", "list"],
+flags.DEFINE_enum("data", "synthetic", DATA_KINDS,
                   "Training data: built-in synthetic face videos; labeled stills (a 300W .pts folder) turned "
                   "into clips; 300VW video folders; or an SBR list file (image annotation|None x1 y1 x2 y2).")
 flags.DEFINE_list("train_dir", None, "300W .pts folders, comma-separated (300w_clips), or a 300VW root (300vw).")
@@ -19,7 +23,8 @@ flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / c
 flags.DEFINE_boolean("skip_bad", False, "Skip malformed annotations (reported) instead of stopping.")
 
 # Network.
-flags.DEFINE_integer("num_points", 68, "Landmarks per face; set from the training data (68 iBUG, 19 AFLW).")
+flags.DEFINE_integer("num_points", 68, "Landmarks per face, recorded in a run's flags.txt from its training data "
+                     "(68 iBUG, 19 AFLW); the value given is not used.")
 flags.DEFINE_integer("input_size", 64, "Input crop side S.")
 flags.DEFINE_integer("heatmap_stride", 2, "Heatmaps, offsets and flow are at S / stride.")
 flags.DEFINE_list("widths", ["16", "32", "48", "64"], "Encoder widths per stage (stage i at S / 2^(i+1)).")
@@ -54,6 +59,8 @@ flags.DEFINE_float("clor_weight", 1.0, "Weight of l_C (focal + offsets).")
 flags.DEFINE_float("offset_weight", 1.0, "Weight of the offset L1 inside l_C.")
 flags.DEFINE_float("flow_weight", 1.0, "Weight of l_E.")
 flags.DEFINE_float("smoothness_weight", 0.1, "Flow smoothness weight inside l_E.")
+flags.DEFINE_float("ssim_weight", 0.0, "Weight of MotionNet's SSIM term inside l_E (0 = off: not yet measured "
+                   "on the learning curve).")
 flags.DEFINE_float("sic_weight", 10.0, "Weight of L_I.")
 flags.DEFINE_float("mfds_weight", 0.01, "Weight of L_D (heatmap pixels squared).")
 flags.DEFINE_float("pseudo_weight", 1.0, "Weight of the pseudo-label losses L_d (eq. 4/5), the same loss as l_M.")
@@ -63,7 +70,7 @@ flags.DEFINE_integer("batch_size", 8, "Clips per step (global, across replicas).
 flags.DEFINE_integer("epochs", 140, "Epochs (also the end of the omega decay period).")
 flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0 = one pass over the training clips).")
 flags.DEFINE_float("learning_rate", 1.25e-4, "Adam (peak) learning rate.")
-flags.DEFINE_enum("lr_schedule", "step", ["step", "cosine"],
+flags.DEFINE_enum("lr_schedule", "step", LR_SCHEDULES,
                   "step: x0.1 at each of --lr_decay_epochs (paper); cosine: linear warm-up over --warmup_steps, "
                   "then cosine decay to 0 at the last step.")
 flags.DEFINE_list("lr_decay_epochs", ["90", "120"], "Epochs where the learning rate drops x0.1 each (step schedule).")
@@ -77,9 +84,14 @@ flags.DEFINE_string("run_dir", "runs/demo", "Checkpoints, TensorBoard logs, flag
 flags.DEFINE_integer("checkpoint_every", 100, "Checkpoint every this many steps.")
 flags.DEFINE_boolean("resume", False, "Continue from the latest checkpoint in --run_dir.")
 flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (MirroredStrategy).")
-flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular", "face_size", "box_diagonal"],
+flags.DEFINE_enum("normalizer", "inter_pupil", NORMALIZERS,
                   "NME normaliser for validation.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_boolean("deterministic", False, "TensorFlow op determinism: the same seed gives the same weights "
                      "bit for bit on the same machine (slower; the README's main command uses it).")
-flags.DEFINE_integer("verbose", 1, "Keras progress: 1 = progress bar, 2 = one line per epoch.")
+flags.DEFINE_integer("verbose", 1, "Progress: 1 = a compact step line (in place on a terminal, four times per "
+                     "epoch in a log) and one line per epoch with the validation NME; 2 = the epoch lines only; "
+                     "0 = quiet.")
+flags.DEFINE_float("max_train_minutes", 0, "Stop after this many minutes of training and save what was trained "
+                   "(0 = no limit); for machines lent for a fixed time.")
+flags.DEFINE_integer("workers", 4, "Threads producing batches under KERAS_BACKEND=jax (keras.utils.PyDataset).")

@@ -13,13 +13,13 @@ smoothed tracks. The model is a training run (--run_dir) or an exported SavedMod
 
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
 from absl import app
 from absl import flags
 
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 from tsal_tf.data import face_detector
 
 FLAGS = flags.FLAGS
@@ -30,7 +30,6 @@ flags.DEFINE_string("run_dir", None, "Training run directory (uses its teacher).
 flags.DEFINE_string("saved_model", None, "Exported SavedModel version folder (alternative to --run_dir).")
 flags.DEFINE_list("box", None, "First-frame face box x1,y1,x2,y2 (default: Haar face detector).")
 flags.DEFINE_float("smoothing", 0.5, "Temporal smoothing in [0, 1): 0 = none.")
-flags.DEFINE_float("crop_margin", 1.35, "Crop side / face-box side (the training margin).")
 flags.DEFINE_integer("max_frames", 0, "Process at most this many frames (0 = all).")
 flags.DEFINE_integer("redetect_every", 1, "Run the face detector every n-th frame for the crop box (0 = only "
                      "on the first frame; later boxes then follow the landmarks).")
@@ -74,16 +73,15 @@ def read_frames(path):
 class RunPredictor:
   """The teacher of a training run, applied to crops made with augment.similarity_matrix."""
 
-  def __init__(self, run_dir, crop_margin):
+  def __init__(self, run_dir):
     from tsal_tf.runs import load_networks
     self.teacher, _, run_flags = load_networks(run_dir)
     self.gamma = float(run_flags.get("gamma", 0.8))
-    self.crop_margin = crop_margin
 
   def __call__(self, frame, box):
     from tsal_tf.data import augment, schemes
     from tsal_tf.evaluation import predict_images
-    transform = augment.centre_transform(box, self.teacher.config.input_size, self.crop_margin)
+    transform = augment.centre_transform(box, self.teacher.config.input_size, augment.CROP_MARGIN)
     crop = augment.warp_image(frame, transform)
     points = predict_images(self.teacher, crop[None], self.gamma)["fused"][0]
     return augment.crop_to_source(points, transform, schemes.IBUG68)
@@ -172,18 +170,16 @@ def main(argv):
   box = tuple(float(v) for v in FLAGS.box) if FLAGS.box else None
   if box is not None and (len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]):
     raise app.UsageError("--box must be x1,y1,x2,y2 with x2 > x1 and y2 > y1")
-  try:
-    predictor = (SavedModelPredictor(FLAGS.saved_model) if FLAGS.saved_model
-                 else RunPredictor(FLAGS.run_dir, FLAGS.crop_margin))
-    run(FLAGS.video, predictor, box, FLAGS.smoothing, FLAGS.output, FLAGS.landmarks, FLAGS.max_frames,
-        FLAGS.redetect_every)
-  except (VideoError, FileNotFoundError, RuntimeError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  if not os.path.exists(FLAGS.video):  # before the model loads: the cheap check first
+    raise VideoError(f"{FLAGS.video}: no such video file or frame folder")
+  predictor = (SavedModelPredictor(FLAGS.saved_model) if FLAGS.saved_model
+               else RunPredictor(FLAGS.run_dir))
+  run(FLAGS.video, predictor, box, FLAGS.smoothing, FLAGS.output, FLAGS.landmarks, FLAGS.max_frames,
+      FLAGS.redetect_every)
   for path in (FLAGS.output, FLAGS.landmarks):
     if path:
       print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

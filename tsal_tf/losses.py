@@ -4,8 +4,6 @@ Coordinates are heatmap coordinates (0-based pixel centres of the h x w maps); b
 B clips of K frames. Targets derived from predictions (pseudo-labels) are wrapped in stop_gradient.
 """
 
-import math
-
 from keras import ops
 
 from tsal_tf import ops as tsal_ops
@@ -82,7 +80,7 @@ def centre_focal_loss(logits, target):
 def centre_target(points, height, width, sigma_scale=0.1):
   """CLOR targets from landmarks [B, N, 2]: (centre map [B,h,w,1], centre pixel index [B], offsets [B,N,2]).
 
-  The face centre is the landmark-box centre rounded to the nearest pixel c (schemes.face_centre); the map is
+  The face centre is the landmark-box centre rounded to the nearest pixel c (the CLOR centre); the map is
   exp(-|x - c|^2 / (2 s^2)) with s = max(1, sigma_scale * box width); offsets are points - c.
   """
   low, high = ops.min(points, axis=1), ops.max(points, axis=1)
@@ -126,10 +124,26 @@ def _resize_frames(frames, size):
   return ops.reshape(x, (batch, num_frames, size, size, 3))
 
 
-def flow_loss(frames, flows, smoothness_weight=0.1):
+def ssim_dissimilarity(x, y, c1=0.01 ** 2, c2=0.03 ** 2):
+  """Mean of (1 - SSIM(x, y)) / 2 over 3x3 windows (valid), clipped to [0, 1]; x, y [B, h, w, C] in [0, 1].
+
+  SSIM = (2 mu_x mu_y + c1)(2 s_xy + c2) / ((mu_x^2 + mu_y^2 + c1)(s_x + s_y + c2)), with window means mu and
+  (co)variances s (Wang et al. 2004; the 3x3 form of unsupervised flow and depth losses).
+  """
+  pool = lambda t: ops.average_pool(t, 3, 1, padding="valid")
+  mu_x, mu_y = pool(x), pool(y)
+  s_x = pool(x * x) - mu_x * mu_x
+  s_y = pool(y * y) - mu_y * mu_y
+  s_xy = pool(x * y) - mu_x * mu_y
+  ssim = ((2 * mu_x * mu_y + c1) * (2 * s_xy + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (s_x + s_y + c2))
+  return ops.mean(ops.clip((1.0 - ssim) / 2.0, 0.0, 1.0))
+
+
+def flow_loss(frames, flows, smoothness_weight=0.1, ssim_weight=0.0):
   """l_E: unsupervised MotionNet loss, summed over scales (finest first):
 
     photometric: mean charbonnier(warp(I_{t+1}, V_t) - I_t), frames average-pooled to the flow's scale;
+    structural:  ssim_weight * ssim_dissimilarity(warp(I_{t+1}, V_t), I_t) (MotionNet's SSIM term; 0 = off);
     smoothness:  mean charbonnier of the flow's horizontal and vertical differences.
   frames [B, K, S, S, 3] in [0, 1]; flows: list of [B, K-1, h_s, w_s, 2].
   """
@@ -140,7 +154,10 @@ def flow_loss(frames, flows, smoothness_weight=0.1):
     current = ops.reshape(pooled[:, :-1], (-1, size, size, 3))
     following = ops.reshape(pooled[:, 1:], (-1, size, size, 3))
     field = ops.reshape(flow, (-1, size, size, 2))
-    photometric = ops.mean(charbonnier(tsal_ops.dense_warp(following, field) - current))
+    warped = tsal_ops.dense_warp(following, field)
+    photometric = ops.mean(charbonnier(warped - current))
+    if ssim_weight:
+      photometric = photometric + ssim_weight * ssim_dissimilarity(warped, current)
     smooth = (ops.mean(charbonnier(field[:, 1:] - field[:, :-1]))
               + ops.mean(charbonnier(field[:, :, 1:] - field[:, :, :-1])))
     total = total + photometric + smoothness_weight * smooth
@@ -196,13 +213,3 @@ def omega(epoch, climb_end=60.0, retain_end=110.0, decay_end=140.0):
   decay_t = ops.clip((epoch - retain_end) / max(decay_end - retain_end, 1e-6), 0.0, 1.0)
   decay = ops.exp(-12.5 * ops.square(decay_t))
   return ops.where(epoch < climb_end, climb, ops.where(epoch < retain_end, 1.0, decay))
-
-
-def omega_value(epoch, climb_end=60.0, retain_end=110.0, decay_end=140.0):
-  """Plain-Python omega(t) (for logging and tests)."""
-  if epoch < climb_end:
-    return math.exp(-5.0 * (1.0 - epoch / climb_end) ** 2)
-  if epoch < retain_end:
-    return 1.0
-  t = min(max((epoch - retain_end) / (decay_end - retain_end), 0.0), 1.0)
-  return math.exp(-12.5 * t * t)

@@ -16,12 +16,13 @@ With --label_stride N only every N-th labeled frame keeps its label (the others 
 """
 
 import os
-import sys
 
 import cv2
 import numpy as np
 from absl import app
 from absl import flags
+
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("videos", None, "Folder of videos / frame folders, or a 300VW-layout root.")
@@ -212,12 +213,8 @@ def main(argv):
   del argv
   if not FLAGS.videos or not FLAGS.out:
     raise app.UsageError("--videos and --out are required")
-  try:
-    report = prepare(FLAGS.videos, FLAGS.out, FLAGS.labels, FLAGS.label_stride, FLAGS.detect_every,
-                     FLAGS.smooth_window, FLAGS.max_gap, FLAGS.max_frames)
-  except (FileNotFoundError, IOError, ValueError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  report = prepare(FLAGS.videos, FLAGS.out, FLAGS.labels, FLAGS.label_stride, FLAGS.detect_every,
+                   FLAGS.smooth_window, FLAGS.max_gap, FLAGS.max_frames)
   for name, entry in report.items():
     print(f"{name}: {entry['listed']}/{entry['frames']} frames listed, {entry['labels_kept']} labeled, "
           f"{len(entry['skipped_no_face'])} skipped (no face found)"
@@ -226,4 +223,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -35,28 +35,21 @@ def network_config_from(run_flags):
 
 
 def load_networks(run_dir, checkpoint=None):
-  """(teacher, student, run_flags) restored from a run's TF checkpoint or its JAX-run weight files.
+  """(teacher, student, run_flags) restored from a run's checkpoint (the latest unless `checkpoint` names one).
 
   A run without asynchronous learning trained a single model, the student: its `teacher` is that student.
+  Runs of either backend load under either backend (tsal_tf.checkpoints).
   """
+  from tsal_tf import checkpoints
   from tsal_tf.model import network
   run_flags = read_run_flags(run_dir)
   single_model = run_flags.get("async_learning") == "false"
   config = network_config_from(run_flags)
+  path = checkpoint or checkpoints.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+  if path is None:
+    raise FileNotFoundError(f"{run_dir}: no checkpoints/ckpt-<step>.npz to load (has the run trained a step?)")
   student = network.build_network(config, "student")
   teacher = student if single_model else network.build_network(config, "teacher")
-  path = checkpoint
-  if path is None and os.path.isdir(os.path.join(run_dir, "checkpoints")):
-    import tensorflow as tf
-    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-  if path is not None:
-    import tensorflow as tf
-    tf.train.Checkpoint(**{"student": student} if single_model else {"teacher": teacher, "student": student}
-                        ).restore(path).expect_partial()
-  elif os.path.isfile(os.path.join(run_dir, "student.weights.h5")):  # a run of train_jax (e.g. on the GPU)
-    student.load_weights(os.path.join(run_dir, "student.weights.h5"))
-    if not single_model:
-      teacher.load_weights(os.path.join(run_dir, "teacher.weights.h5"))
-  else:
-    raise FileNotFoundError(f"{run_dir}: no checkpoints/ and no student.weights.h5 to load")
+  groups = {"student": student.weights} if single_model else {"student": student.weights, "teacher": teacher.weights}
+  checkpoints.restore(path, groups)
   return teacher, student, run_flags

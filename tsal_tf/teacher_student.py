@@ -1,90 +1,97 @@
-"""The TSAL teacher-student model with the TensorFlow train step (runs under any tf.distribute strategy).
+"""The TSAL teacher-student model: one class for the TensorFlow and the JAX backend.
 
-One step on a batch of clips (Algorithm 1, lines 2-3; eq. 8 follows in callbacks.TeacherUpdate):
-    student: L^S = l_s^S + omega(t) L_d^S  (eq. 7)  ->  Adam step on the student
-    teacher: L^R = l_s^R + omega(t) L_d^R  (eq. 6)  ->  Adam step on the teacher
-With asynchronous learning off (`async_learning=False`, Table 3 "single model") only the student trains.
+One step on a batch of clips (Algorithm 1, lines 2-4):
+    student: L^S = l_s^S + omega(t) L_d^S  (eq. 7)
+    teacher: L^R = l_s^R + omega(t) L_d^R  (eq. 6)
+    one Adam step on L^S + L^R over the weights of both networks, then eq. 8 on the teacher:
+    theta_R <- lambda theta_R + (1 - lambda) Avg(queue of the last v student weights).
+The two networks share no weight, so d(L^S + L^R)/d theta_S = dL^S/d theta_S and likewise for the teacher, and
+Adam is per parameter: one optimizer over both is exactly two optimizers with the same settings. With
+asynchronous learning off (`async_learning=False`, Table 3 "single model") only the student trains.
 
-Replica-correct reduction: every loss term is a mean over the replica's share of the batch, the total is
-divided by the number of replicas and the optimizers sum gradients across replicas, so a step on R
-replicas equals a step on one device with the whole batch (tests/test_distribution.py).
+Only the step itself depends on the backend (`train_step`): under TensorFlow a GradientTape step that runs
+under any tf.distribute strategy (every term is a mean over the replica's share of the batch and the total is
+divided by the number of replicas, so a step on R replicas equals one step on the whole batch,
+tests/test_distribution.py); under JAX the functional `stateless_call` step of Keras' JAX trainer.
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from tsal_tf import losses
 from tsal_tf import objective
+from tsal_tf import teacher_update
 from tsal_tf.model import decoders
 from tsal_tf.model import network
 
 
 class TeacherStudent(keras.Model):
-  """Two TSALNetworks of identical structure and their two optimizers."""
+  """Two TSALNetworks of identical structure, the eq. 8 queue and one optimizer over both.
+
+  Args:
+    net_config: NetworkConfig of both networks.
+    objective_config: ObjectiveConfig.
+    steps_per_epoch: steps of one epoch (omega(t) is a function of the epoch t).
+    omega_epochs: (climb end, retain end, total) epochs of omega(t) (losses.omega).
+    async_learning: train the teacher and apply eq. 8 (off: the supervised single model).
+    queue_length, ema_lambda: v and lambda of eq. 8.
+  """
 
   def __init__(self, net_config, objective_config, steps_per_epoch, omega_epochs=(60.0, 110.0, 140.0),
-               async_learning=True, **kwargs):
+               async_learning=True, queue_length=4, ema_lambda=0.99, **kwargs):
     super().__init__(**kwargs)
-    self.net_config = net_config
-    self.objective_config = objective_config
-    self.steps_per_epoch = steps_per_epoch
-    self.omega_epochs = omega_epochs
+    self.net_config, self.objective_config = net_config, objective_config
+    self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
     self.async_learning = async_learning
     self.student = network.build_network(net_config, "student")
     self.teacher = network.build_network(net_config, "teacher")
     for target, source in zip(self.teacher.weights, self.student.weights):
-      target.assign(source.value)  # the teacher starts as a copy of the student (mean teacher)
+      target.assign(ops.copy(source.value))  # the teacher starts as a copy of the student (mean teacher)
+    self.queue = teacher_update.StudentWeightQueue(self.student, self.teacher, queue_length, ema_lambda)
+    self.queue_state = list(self.queue.variables)  # tracked: the queue is part of the model's state
+    self.built = True  # both networks are built; fit() must not try to build from a data batch
 
-  def compile(self, student_optimizer, teacher_optimizer):
-    super().compile(optimizer=student_optimizer, jit_compile=False)  # custom ops have no XLA kernels
-    self.student_optimizer = student_optimizer
-    self.teacher_optimizer = teacher_optimizer
-    self.student_optimizer.build(self.student.trainable_variables)
-    self.teacher_optimizer.build(self.teacher.trainable_variables)
+  def compile(self, optimizer, **kwargs):
+    super().compile(optimizer=optimizer, **kwargs)
+    self.optimizer.build(self.trainable_variables)
 
   def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    # Both networks are built in __init__ and the optimizers in compile(). Keras' symbolic build would
-    # pull a batch and reduce it with strategy.reduce("MEAN", ...) on the whole structure, which fails
-    # under MultiWorkerMirroredStrategy (keras-team/keras#20585). Private API; Keras pinned to 3.15.1.
+    # Everything is built in __init__ and compile(). Keras' symbolic build would pull a batch and reduce it
+    # with strategy.reduce("MEAN", ...) on the whole structure, which fails under MultiWorkerMirroredStrategy
+    # (keras-team/keras#20585). Private API; Keras pinned to 3.15.1.
     return
 
   def call(self, frames, training=False):
     return self.teacher(frames, training=training)
 
-  def epoch(self):
-    return tf.cast(self.student_optimizer.iterations, "float32") / float(self.steps_per_epoch)
-
-  def _step(self, net, optimizer, frames, labels, omega, role, replicas):
-    # Single frames (clip_length 1) never reach the motion field: only the landmark net trains.
-    variables = net.trainable_variables if frames.shape[1] > 1 else net.landmark_net.trainable_variables
-    with tf.GradientTape() as tape:
-      outputs = net(frames, training=True)
-      terms = objective.network_objective(outputs, frames, labels, omega, role, self.objective_config,
-                                              net.config.heatmap_decoder)
-      scaled = terms["total"] / replicas
-    gradients = tape.gradient(scaled, variables)
-    optimizer.apply(gradients, variables)
-    return terms
-
-  def train_step(self, data):
-    frames = tf.cast(data["frames"], "float32") / 255.0
-    labels = decoders.to_heatmap_coords(data["landmarks"][:, 0], self.net_config.heatmap_stride)
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    omega = losses.omega(self.epoch(), *self.omega_epochs)
-    logs = {"omega": omega, "lr": self.student_optimizer.learning_rate}
-    student_terms = self._step(self.student, self.student_optimizer, frames, labels, omega, "student", replicas)
-    logs.update({f"student/{k}": v for k, v in student_terms.items()})
-    if self.async_learning:
-      teacher_terms = self._step(self.teacher, self.teacher_optimizer, frames, labels, omega, "teacher",
-                                 replicas)
-      logs.update({f"teacher/{k}": v for k, v in teacher_terms.items()})
-    logs["loss"] = logs["student/total"]
-    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-      # Keras reduces logs with strategy.reduce(..., axis=0), which rejects scalars under multi-worker
-      # collectives ("Invalid reduction dimension 0"); rank-1 logs get past it. Keras pinned to 3.15.1.
-      logs = {k: tf.reshape(tf.cast(v, "float32"), [1]) for k, v in logs.items()}
-    return logs
-
   def evaluated_network(self):
     """The network a user gets: the teacher with asynchronous learning, otherwise the single model."""
     return self.teacher if self.async_learning else self.student
+
+  def roles(self):
+    """(role, network) pairs that train: the student, and the teacher with asynchronous learning."""
+    return [("student", self.student)] + ([("teacher", self.teacher)] if self.async_learning else [])
+
+  def checkpoint_groups(self):
+    """Everything an exact resume needs, as {group: [variables]} (tsal_tf.checkpoints)."""
+    return {"student": self.student.weights, "teacher": self.teacher.weights,
+            "optimizer": self.optimizer.variables, "queue": self.queue.variables}
+
+  def inputs_of(self, batch):
+    """Frames [B, K, S, S, 3] in [0, 1] and the frame-0 labels [B, N, 2] in heatmap coordinates."""
+    frames = ops.cast(batch["frames"], "float32") / 255.0
+    return frames, decoders.to_heatmap_coords(batch["landmarks"][:, 0], self.net_config.heatmap_stride)
+
+  def omega_at(self, step):
+    return losses.omega(ops.cast(step, "float32") / float(self.steps_per_epoch), *self.omega_epochs)
+
+  def role_terms(self, role, net, outputs, frames, labels, omega):
+    return objective.network_objective(outputs, frames, labels, omega, role, self.objective_config,
+                                       net.config.heatmap_decoder)
+
+  def train_step(self, *args):
+    if keras.backend.backend() == "jax":
+      from tsal_tf import train_step_jax
+      return train_step_jax.train_step(self, *args)
+    from tsal_tf import train_step_tf
+    return train_step_tf.train_step(self, *args)

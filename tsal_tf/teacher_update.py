@@ -13,13 +13,10 @@ from keras import ops
 
 
 def _write_slot(slot, position, value):
-  """slot[position] <- value. Under TensorFlow a strided-slice assignment writes one snapshot in place;
-  elsewhere (JAX) the functional slice_update rewrites the whole slot."""
-  if keras.backend.backend() == "tensorflow":
-    slot.value[position].assign(value)
-  else:
-    start = [position] + [0] * len(value.shape)
-    slot.assign(ops.slice_update(slot.value, start, ops.expand_dims(value, 0)))
+  """slot[position] <- value, as a functional slice_update of the whole slot: the one form that works in every
+  context (JAX, TensorFlow eagerly, and inside a tf.distribute step's cross-replica merge_call)."""
+  start = [position] + [0] * len(value.shape)
+  slot.assign(ops.slice_update(slot.value, start, ops.expand_dims(value, 0)))
 
 
 def _queue_step(total, old, new, teacher, count, ema_lambda):

@@ -1,18 +1,18 @@
 """Train TSAL: `python -m tsal_tf.train --flagfile=configs/<name>.flags`.
 
-Reads top to bottom like the algorithm: build data, build the teacher-student model under the
-distribution strategy, restore (with --resume), fit with the eq. 8 teacher update after every step,
-checkpoint, validate, and print the validation NME before and after training.
+Trains under the active Keras backend: TensorFlow by default (any tf.distribute strategy), JAX with
+`KERAS_BACKEND=jax` (the GPU machine, which has no TensorFlow). Reads top to bottom like the algorithm: build
+data, build the teacher-student model, restore (with --resume), fit (each step ends with the eq. 8 teacher
+update), checkpoint, validate, and print the validation NME before and after training. Only the step itself
+differs between the backends (teacher_student.TeacherStudent.train_step).
 """
 
 import json
 import os
-import sys
 
-from absl import app
 from absl import flags
-from absl import logging
 
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 from tsal_tf import flag_defs  # noqa: F401  (defines the flags)
 
 FLAGS = flags.FLAGS
@@ -51,47 +51,63 @@ def worker_run_dir(strategy, run_dir):
   return os.path.join(run_dir, f"{resolver.task_type}_{resolver.task_id}")
 
 
-def run():
+def make_batches(data, start_batch, num_batches):
+  """`num_batches` training batches from global batch `start_batch` (the same stream under both backends)."""
   import keras
-  import numpy as np
-  import tensorflow as tf
+  if keras.backend.backend() == "tensorflow":
+    from tsal_tf.data import pipelines
+    return pipelines.make_dataset(data.train, FLAGS.batch_size, seed=FLAGS.seed, start_batch=start_batch)
+  from tsal_tf.data.pydataset import SourceBatches
+  return SourceBatches(data.train, FLAGS.batch_size, num_batches, FLAGS.seed, start_batch, FLAGS.workers)
+
+
+def run():
+  import contextlib
+
+  import keras
 
   from tsal_tf import callbacks
+  from tsal_tf import checkpoints
   from tsal_tf import experiment
   from tsal_tf import teacher_student
-  from tsal_tf import teacher_update
-  from tsal_tf.data import pipelines
+  from tsal_tf.io_utils import atomic_write_json
 
-  configure_devices(FLAGS.cpu_devices)
+  backend = keras.backend.backend()
+  if backend not in ("tensorflow", "jax"):
+    raise ValueError(f"KERAS_BACKEND={backend} is not supported: use tensorflow (default) or jax")
   keras.utils.set_random_seed(FLAGS.seed)
-  if FLAGS.deterministic:
-    tf.config.experimental.enable_op_determinism()
-  strategy = make_strategy(FLAGS.cpu_devices)
-  run_dir = worker_run_dir(strategy, FLAGS.run_dir)
+  run_dir, scope = FLAGS.run_dir, contextlib.nullcontext()
+  if backend == "tensorflow":
+    import tensorflow as tf
+    configure_devices(FLAGS.cpu_devices)
+    if FLAGS.deterministic:
+      tf.config.experimental.enable_op_determinism()
+    strategy = make_strategy(FLAGS.cpu_devices)
+    run_dir, scope = worker_run_dir(strategy, run_dir), strategy.scope()
   os.makedirs(run_dir, exist_ok=True)
   data = experiment.build_data()
-  net_config = experiment.network_config()
-  experiment.save_flags(run_dir)
+  net_config = experiment.network_config(data.scheme.num_points)
+  experiment.save_flags(run_dir, data.scheme.num_points)
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
-  logging.info("training examples: %d, steps per epoch: %d", len(data.train), steps_per_epoch)
+  total = FLAGS.epochs * steps_per_epoch
+  print(f"training {len(data.train)} examples, {FLAGS.epochs} epochs of {steps_per_epoch} steps, Keras backend "
+        f"{backend}, run directory {run_dir}", flush=True)
 
-  with strategy.scope():
+  with scope:
     model = teacher_student.TeacherStudent(
         net_config, experiment.objective_config(), steps_per_epoch,
-        omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning)
-    model.compile(experiment.optimizer(steps_per_epoch), experiment.optimizer(steps_per_epoch))
-    queue = teacher_update.StudentWeightQueue(model.student, model.teacher, FLAGS.queue_length, FLAGS.ema_lambda)
-  step = model.student_optimizer.iterations
-  checkpoint = tf.train.Checkpoint(student=model.student, teacher=model.teacher,
-                                   student_optimizer=model.student_optimizer,
-                                   teacher_optimizer=model.teacher_optimizer, queue=queue.variables)
-  manager = tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"), max_to_keep=3)
+        omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
+        queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda)
+    # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.
+    model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")
+  step = lambda: int(keras.ops.convert_to_numpy(model.optimizer.iterations.value))
+  manager = checkpoints.CheckpointManager(os.path.join(run_dir, "checkpoints"), model.checkpoint_groups())
   if FLAGS.resume and manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    print(f"resumed from {manager.latest_checkpoint} at step {int(step.numpy())}", flush=True)
+    manager.restore(manager.latest_checkpoint)
+    print(f"resumed from {manager.latest_checkpoint} at step {step()}", flush=True)
   elif manager.latest_checkpoint:
-    raise SystemExit(f"{run_dir} already holds checkpoints: pass --resume to continue, or choose "
-                     f"another --run_dir")
+    raise ValueError(f"{run_dir} already holds checkpoints: pass --resume to continue, or choose another "
+                     f"--run_dir")
 
   validation = callbacks.Validation(data.val_images, data.val_landmarks, data.val_clip_frames,
                                     data.val_clip_landmarks, FLAGS.normalizer, run_dir, FLAGS.gamma,
@@ -99,29 +115,30 @@ def run():
   validation.set_model(model)
   before = validation.measure()
   role = "teacher" if FLAGS.async_learning else "student"
-  print(f"validation NME ({FLAGS.normalizer}) at step {int(step.numpy())}: "
-        f"{100 * before[f'val/{role}/fused_nme']:.2f}%", flush=True)
+  print(f"validation NME ({FLAGS.normalizer}) at step {step()}: {100 * before[f'val/{role}/fused_nme']:.2f}%",
+        flush=True)
 
   clock_path = os.path.join(run_dir, "train_clock.json")
   if not FLAGS.resume and os.path.exists(clock_path):
     os.remove(clock_path)  # a fresh run (no checkpoints, checked above) starts its clock at zero
-  clock = callbacks.TrainClock(clock_path, step)
-  callback_list = [callbacks.NaNGuard(step), clock]
-  if FLAGS.async_learning:
-    callback_list.append(callbacks.TeacherUpdate(queue))
-  callback_list += [callbacks.Checkpointer(manager, step, FLAGS.checkpoint_every), validation,
-                    keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), update_freq=50)]
-  total = FLAGS.epochs * steps_per_epoch
-  while (done := int(step.numpy())) < total:
+  clock = callbacks.TrainClock(clock_path)
+  time_limit = callbacks.TimeLimit(FLAGS.max_train_minutes or float("inf"))
+  callback_list = [callbacks.NaNGuard(), clock, time_limit, callbacks.Checkpointer(manager, FLAGS.checkpoint_every),
+                   validation]
+  if FLAGS.verbose:
+    callback_list.append(callbacks.Progress(total, steps_per_epoch, step_lines=FLAGS.verbose == 1))
+  if callbacks.tensorflow_available():  # TensorBoard's writer; the GPU machine's JAX has no TensorFlow
+    callback_list.append(callbacks.RunTensorBoard(os.path.join(run_dir, "tensorboard"), update_freq=50))
+  # One fit per epoch: a resumed run first finishes its interrupted epoch, and every fit's data starts at the
+  # next unseen batch of the run's one seeded stream.
+  while (done := step()) < total and time_limit.stopped_at_step is None:
     epoch, into_epoch = divmod(done, steps_per_epoch)
-    # The dataset restarts at the next unseen batch; a resumed run first finishes its interrupted epoch.
-    dataset = pipelines.make_dataset(data.train, FLAGS.batch_size, seed=FLAGS.seed, start_batch=done)
-    model.fit(dataset, epochs=epoch + 1 if into_epoch else FLAGS.epochs, initial_epoch=epoch,
-              steps_per_epoch=steps_per_epoch - into_epoch, callbacks=callback_list, verbose=FLAGS.verbose,
-              shuffle=False)  # the dataset reshuffles per epoch itself (seeded, resumable)
+    remaining = steps_per_epoch - into_epoch
+    model.fit(make_batches(data, done, remaining), epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=remaining,
+              callbacks=callback_list, verbose=0, shuffle=False)
   after = validation.final()
-  summary = {"step": int(step.numpy()), "train_seconds": clock.seconds(), "before": before, "after": after}
-  from tsal_tf.io_utils import atomic_write_json
+  summary = {"step": step(), "planned_steps": total, "train_seconds": clock.seconds(), "backend": backend,
+             "before": before, "after": after}
   atomic_write_json(os.path.join(run_dir, "final_validation.json"), summary)
   print(f"validation NME ({FLAGS.normalizer}) after training (step {summary['step']}): "
         + experiment.describe_nme(after), flush=True)
@@ -130,16 +147,8 @@ def run():
 
 def main(argv):
   del argv
-  try:
-    run()
-  except Exception as error:  # a clear one-line message for the errors users can fix
-    from tsal_tf.callbacks import TrainingDivergedError
-    from tsal_tf.data.formats import AnnotationError, ImageReadError
-    if isinstance(error, (TrainingDivergedError, AnnotationError, ImageReadError, FileNotFoundError, ValueError)):
-      print(f"error: {error}", file=sys.stderr)
-      sys.exit(2)
-    raise
+  run()
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

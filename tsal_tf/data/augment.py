@@ -14,6 +14,9 @@ import numpy as np
 from tsal_tf.data import schemes
 
 
+CROP_MARGIN = 1.35  # crop side / face-box side of every crop: training, evaluation, export and infer
+
+
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
   """Random augmentation ranges (all zero/off gives a deterministic centre crop).
@@ -26,7 +29,7 @@ class AugmentConfig:
     flip_prob: probability of a horizontal flip.
     colour: brightness / contrast / saturation jitter amplitude.
   """
-  crop_margin: float = 1.35
+  crop_margin: float = CROP_MARGIN
   rotation_deg: float = 0.0
   scale: float = 0.0
   shift: float = 0.0

@@ -136,13 +136,6 @@ def read_pts(path, one_based=True):
   return landmarks - 1.0 if one_based else landmarks
 
 
-def write_pts(path, landmarks):
-  """Write [N, 2] 0-based landmarks as a 1-based 300W `.pts` file with header (atomically)."""
-  from tsal_tf.io_utils import atomic_write_text
-  body = "\n".join(f"{x + 1:.3f} {y + 1:.3f}" for x, y in np.asarray(landmarks, np.float64))
-  atomic_write_text(path, f"version: 1\nn_points: {len(landmarks)}\n{{\n{body}\n}}\n")
-
-
 def read_image(path):
   """Read an image as RGB uint8 [H, W, 3]; raises ImageReadError naming the file."""
   if not os.path.isfile(path):

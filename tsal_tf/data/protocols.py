@@ -7,9 +7,6 @@ _300VW_CATEGORIES = {
     "C": "410 411 516 517 526 528 529 530 531 533 557 558 559 562",
 }
 CATEGORIES_300VW = {name: tuple(f"{int(v):03d}" for v in ids.split()) for name, ids in _300VW_CATEGORIES.items()}
-# 300VW's normaliser for AUC@0.08 in this project: the inter-ocular (outer eye corner) distance, the
-# 300VW challenge's choice; `evaluate --eval_normalizer` can change it, and reports say which was used.
-NORMALIZER_300VW = "inter_ocular"
 
 
 def category_of(video_id):

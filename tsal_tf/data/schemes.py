@@ -1,4 +1,4 @@
-"""Landmark schemes: point counts, flip permutations, normalisers and the CLOR face centre.
+"""Landmark schemes: point counts, flip permutations, normalisers; the definition of the CLOR face centre.
 
 Coordinate convention (used everywhere in tsal_tf): **0-based pixel centres**. The centre of the
 top-left pixel is (0, 0) and the image spans [-0.5, W-0.5] x [-0.5, H-0.5]. This is the convention of
@@ -8,7 +8,8 @@ top-left pixel is (0, 0) and the image spans [-0.5, W-0.5] x [-0.5, H-0.5]. This
 Face centre used by CLOR (paper 3.1, editor's note 6): the centre of the tight box of all N landmarks,
 ``((min x + max x) / 2, (min y + max y) / 2)``. It is defined for every scheme (68 and 19 points), it is the
 CenterNet "object centre" the paper cites, and it makes all N landmarks offsets (the 2N offset channels)
-rather than singling out one landmark whose detection noise would then enter every other point.
+rather than singling out one landmark whose detection noise would then enter every other point. The training
+target is built from it in losses.centre_target.
 """
 
 import dataclasses
@@ -87,9 +88,3 @@ def landmark_box(landmarks):
   """Tight box of landmarks [..., N, 2] -> [..., 4] as (x1, y1, x2, y2)."""
   landmarks = np.asarray(landmarks)
   return np.concatenate([landmarks.min(axis=-2), landmarks.max(axis=-2)], axis=-1)
-
-
-def face_centre(landmarks):
-  """CLOR face centre [..., 2]: centre of the tight landmark box (see the module docstring)."""
-  box = landmark_box(landmarks)
-  return 0.5 * (box[..., :2] + box[..., 2:])

@@ -8,13 +8,10 @@ landmarks that the pipeline carries for every frame, so a person can see that th
 pixels through flips, rotations, synthetic motion and warps.
 """
 
-import sys
-
 import cv2
-import numpy as np
-from absl import app
 from absl import flags
 
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 from tsal_tf import flag_defs  # noqa: F401  (data and network flags)
 
 flags.DEFINE_string("output", "results/samples.png", "PNG to write.")
@@ -43,11 +40,7 @@ def main(argv):
   del argv
   from tsal_tf import experiment
   from tsal_tf.io_utils import atomic_path
-  try:
-    data = experiment.build_data()
-  except (ValueError, FileNotFoundError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+  data = experiment.build_data()
   grid = sample_grid(data.train, FLAGS.rows, FLAGS.scale, FLAGS.seed)
   with atomic_path(FLAGS.output) as tmp:  # the temporary name keeps the extension cv2 needs
     if not cv2.imwrite(tmp, grid[..., ::-1]):
@@ -56,4 +49,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -1,0 +1,41 @@
+"""Every CLI answers a missing path or a bad flag with one `error:` line naming it and a non-zero exit."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MISSING = "/nonexistent/tsal"
+
+CASES = {
+    "train": ["tsal_tf.train", f"--flagfile={ROOT}/configs/smoke.flags", "--data=300w_clips",
+              f"--train_dir={MISSING}", f"--run_dir={MISSING}_run"],
+    "evaluate": ["tsal_tf.evaluate", f"--run_dir={MISSING}", f"--data_dir={MISSING}"],
+    "export": ["tsal_tf.export", f"--run_dir={MISSING}", f"--export_dir={MISSING}_export"],
+    "infer saved model": ["tsal_tf.infer", f"--saved_model={MISSING}", f"--video={ROOT}/../shared/data/video"],
+    "infer run": ["tsal_tf.infer", f"--run_dir={MISSING}", f"--video={ROOT}/../shared/data/video"],
+    "infer video": ["tsal_tf.infer", f"--run_dir={ROOT}", f"--video={MISSING}.mp4"],
+    "prepare": ["tsal_tf.prepare", f"--videos={MISSING}.mp4", f"--out={MISSING}_out"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_missing_path_is_one_line_naming_it(case, tmp_path):
+  env = dict(os.environ)
+  env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the CLIs must be quiet by themselves
+  result = subprocess.run([sys.executable, "-m", *CASES[case]], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 2, result.stdout + result.stderr
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  assert "Traceback" not in result.stderr and len(lines) == 1, result.stderr
+  assert lines[0].startswith("error: ") and MISSING in lines[0], lines[0]
+
+
+def test_unknown_flag_in_a_flagfile_is_refused(tmp_path):
+  flagfile = tmp_path / "bad.flags"
+  flagfile.write_text(f"--flagfile={ROOT}/configs/smoke.flags\n--no_such_flag=1\n")
+  result = subprocess.run([sys.executable, "-m", "tsal_tf.train", f"--flagfile={flagfile}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode != 0 and "no_such_flag" in result.stderr and "Traceback" not in result.stderr

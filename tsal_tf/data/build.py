@@ -1,0 +1,137 @@
+"""An experiment's data from a `DataConfig`: the training source, the validation arrays and the scheme."""
+
+import collections
+import dataclasses
+import os
+import types
+
+import numpy as np
+from absl import logging
+
+from tsal_tf.data import augment
+from tsal_tf.data import formats
+from tsal_tf.data import schemes
+from tsal_tf.data import sources
+
+DATA_KINDS = ("synthetic", "300w_clips", "300vw", "list")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """What to train and validate on (flags of the same names in tsal_tf.flag_defs).
+
+  Attributes:
+    data: one of DATA_KINDS: built-in synthetic face videos, labeled stills (300W .pts folders) turned into
+      clips, 300VW video folders, or an SBR list file.
+    train_dirs: .pts folders (300w_clips) or the one 300VW root (300vw).
+    train_list: SBR list file (list).
+    val_dirs: 300W-style .pts folders for validation (empty: synthetic faces).
+    train_count, val_count: synthetic training clips; validation faces (synthetic, or at most this many of
+      val_dirs; 0 = all).
+    val_clip_count: validation clips for the tracking NME.
+    input_size, clip_length: crop side S and frames per clip K.
+    label_stride, frame_step: one labeled frame in this many, and the frame spacing (real videos).
+    augment: flip / rotation / scale / translation / colour augmentation of the training clips.
+    skip_bad: skip malformed annotations (reported) instead of stopping.
+  """
+  data: str = "synthetic"
+  train_dirs: tuple = ()
+  train_list: str = None
+  val_dirs: tuple = ()
+  train_count: int = 2000
+  val_count: int = 64
+  val_clip_count: int = 32
+  input_size: int = 64
+  clip_length: int = 3
+  label_stride: int = 10
+  frame_step: int = 1
+  augment: bool = True
+  skip_bad: bool = False
+
+
+def _stack(source, count, key_image, key_points):
+  examples = [source.example(i, 0) for i in range(count)]
+  return np.stack([e[key_image] for e in examples]), np.stack([e[key_points] for e in examples])
+
+
+def _load_folder(folder, skip_bad):
+  report = formats.LoadReport()
+  samples = formats.load_pts_folder(folder, skip_bad=skip_bad, report=report)
+  if report.skipped:
+    logging.warning("%s: %s", folder, report)
+  if not samples:
+    raise ValueError(f"{folder}: no labeled faces (.pts next to images) found")
+  return samples
+
+
+def _load_folders(folders, name, config):
+  """The faces of every folder of a list, in order."""
+  if not folders:
+    raise ValueError(f"--{name} is required for --data={config.data}")
+  return [sample for folder in folders for sample in _load_folder(folder, config.skip_bad)]
+
+
+def _videos_from_list(list_path, skip_bad):
+  """Group an SBR list's frames into videos by folder, in file order."""
+  videos = collections.OrderedDict()
+  for sample in formats.read_list_file(list_path, skip_bad=skip_bad):
+    videos.setdefault(os.path.dirname(sample.image_path), []).append(sample)
+  return videos
+
+
+def _training_source(config):
+  """(training source, scheme) of config.data."""
+  size, k = config.input_size, config.clip_length
+  train_augment = augment.TRAIN_AUGMENT if config.augment else augment.NO_AUGMENT
+  if config.data == "synthetic":
+    return sources.SyntheticClipSource(config.train_count, size, k), schemes.IBUG68
+  if config.data == "300w_clips":
+    samples = _load_folders(config.train_dirs, "train_dir", config)
+    scheme = sources.scheme_of(samples)
+    return sources.StillClipSource(sources.check_scheme(samples, scheme), size, k, scheme, train_augment), scheme
+  if config.data == "300vw":
+    if len(config.train_dirs) != 1:
+      raise ValueError("--data=300vw takes one --train_dir (the 300VW root)")
+    videos = formats.load_300vw(config.train_dirs[0], skip_bad=config.skip_bad)
+    scheme = schemes.IBUG68
+  elif config.data == "list":
+    if not config.train_list:
+      raise ValueError("--train_list is required for --data=list")
+    videos = _videos_from_list(config.train_list, config.skip_bad)
+    scheme = sources.scheme_of([s for v in videos.values() for s in v])
+  else:
+    raise ValueError(f"--data={config.data}: not one of {', '.join(DATA_KINDS)}")
+  return sources.VideoClipSource(videos, size, k, scheme, train_augment, config.label_stride,
+                                 config.frame_step), scheme
+
+
+def build_data(config):
+  """Training source, validation arrays and landmark scheme of a DataConfig.
+
+  Returns a namespace: train (a sources.Source), scheme (its point count, 68 for iBUG or 19 for AFLW, sizes
+  the network), val_images uint8 [M, S, S, 3] and val_landmarks [M, N, 2], val_subsets (folder of each face,
+  or None), val_clip_frames [C, K', S, S, 3] and val_clip_landmarks [C, K', N, 2] (K' = max(K, 2), or None).
+  """
+  size, k = config.input_size, config.clip_length
+  train, scheme = _training_source(config)
+  if len(train) == 0:
+    raise ValueError(f"no training clips from --data={config.data} (clip_length {k}, label_stride "
+                     f"{config.label_stride}): check the data paths")
+
+  val_k = max(k, 2)  # validation tracks through clips of at least two frames, also for single-frame training
+  if config.val_dirs:
+    samples = _load_folders(config.val_dirs, "val_dir", config)
+    samples = sources.check_scheme(samples[:config.val_count] if config.val_count else samples, scheme)
+    subsets = [os.path.basename(os.path.dirname(s.image_path)) for s in samples]
+    images, landmarks = _stack(sources.ImageSource(samples, size, scheme), len(samples), "image", "landmarks")
+    clip_source = sources.StillClipSource(samples, size, val_k, scheme)
+  else:
+    clip_source = sources.SyntheticClipSource(config.val_count, size, val_k)
+    clip_source.rng = lambda index, seed: np.random.default_rng([10**6, index])  # disjoint from training
+    frames, tracks = _stack(clip_source, config.val_count, "frames", "landmarks")
+    images, landmarks = frames[:, 0], tracks[:, 0]
+    subsets = None
+  count = min(config.val_clip_count, len(clip_source))
+  clip_frames, clip_landmarks = _stack(clip_source, count, "frames", "landmarks") if count else (None, None)
+  return types.SimpleNamespace(train=train, scheme=scheme, val_images=images, val_landmarks=landmarks,
+                               val_subsets=subsets, val_clip_frames=clip_frames, val_clip_landmarks=clip_landmarks)

@@ -1,0 +1,50 @@
+"""The optimizer and its learning-rate schedule from an `OptimizerConfig`."""
+
+import dataclasses
+
+LR_SCHEDULES = ("step", "cosine")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+  """Adam settings (flags of the same names in tsal_tf.flag_defs).
+
+  Attributes:
+    learning_rate: peak learning rate.
+    lr_schedule: "step" (x0.1 at each of lr_decay_epochs; the paper: 1.25e-4, epochs 90 and 120) or "cosine"
+      (linear warm-up over warmup_steps, then cosine decay to 0 at the last step).
+    epochs: training epochs (the end of the cosine).
+    lr_decay_epochs: epochs of the step schedule's drops.
+    warmup_steps: warm-up of the cosine schedule.
+    weight_decay: decoupled weight decay (AdamW) when positive.
+  """
+  learning_rate: float = 1.25e-4
+  lr_schedule: str = "step"
+  epochs: int = 140
+  lr_decay_epochs: tuple = (90, 120)
+  warmup_steps: int = 200
+  weight_decay: float = 0.0
+
+
+def make_optimizer(config, steps_per_epoch):
+  """Adam (AdamW with weight decay) under the config's schedule:
+
+  step:   lr(t) = peak * 0.1^(number of decay epochs passed)
+  cosine: lr(t) = peak * t / W for t < W, then peak * (1 + cos(pi (t - W) / (T - W))) / 2,
+          W = warmup_steps, T = epochs * steps_per_epoch.
+  """
+  import keras
+  if config.lr_schedule == "cosine":
+    total = config.epochs * steps_per_epoch
+    warmup = min(config.warmup_steps, total - 1)
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, total - warmup, alpha=0.0,
+                                                      warmup_target=config.learning_rate, warmup_steps=warmup)
+  elif config.lr_schedule == "step":
+    boundaries = [int(e) * steps_per_epoch for e in config.lr_decay_epochs]
+    values = [config.learning_rate * 0.1 ** i for i in range(len(boundaries) + 1)]
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values) if boundaries else values[0]
+  else:
+    raise ValueError(f"--lr_schedule={config.lr_schedule}: not one of {', '.join(LR_SCHEDULES)}")
+  if config.weight_decay > 0:
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+  return keras.optimizers.Adam(schedule)

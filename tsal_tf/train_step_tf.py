@@ -1,0 +1,33 @@
+"""The TensorFlow train step of TeacherStudent (GradientTape; runs under any tf.distribute strategy)."""
+
+import tensorflow as tf
+
+
+def train_step(model, batch):
+  """One TSAL step (see teacher_student): Adam on L^S + L^R, then eq. 8; returns the logs."""
+  frames, labels = model.inputs_of(batch)
+  strategy = tf.distribute.get_strategy()
+  step = model.optimizer.iterations
+  omega = model.omega_at(step)
+  logs = {"omega": omega, "lr": model.optimizer.learning_rate}
+  # Single frames (clip_length 1) never reach the motion field: only the landmark nets train.
+  single_frames = frames.shape[1] == 1
+  variables, total = [], 0.0
+  with tf.GradientTape() as tape:
+    for role, net in model.roles():
+      terms = model.role_terms(role, net, net(frames, training=True), frames, labels, omega)
+      logs.update({f"{role}/{k}": v for k, v in terms.items()})
+      total += terms["total"]
+      variables += net.landmark_net.trainable_variables if single_frames else net.trainable_variables
+    scaled = total / strategy.num_replicas_in_sync
+  model.optimizer.apply(tape.gradient(scaled, variables), variables)
+  if model.async_learning:
+    # Eq. 8 once per step, in cross-replica context: after the optimizer's all-reduce every replica holds
+    # the same student, so the queue and the teacher are updated once and mirrored.
+    tf.distribute.get_replica_context().merge_call(lambda _: model.queue.update())
+  logs["loss"] = logs["student/total"]
+  if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    # Keras reduces logs with strategy.reduce(..., axis=0), which rejects scalars under multi-worker
+    # collectives ("Invalid reduction dimension 0"); rank-1 logs get past it. Keras pinned to 3.15.1.
+    logs = {k: tf.reshape(tf.cast(v, "float32"), [1]) for k, v in logs.items()}
+  return logs
