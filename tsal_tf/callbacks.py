@@ -275,7 +275,7 @@ class Validation(keras.callbacks.Callback):
     self._write_images(epoch)
 
   def _write_images(self, epoch):
-    if keras.backend.backend() != "tensorflow":
+    if not tensorflow_available():  # the summary writer is TensorFlow's (under either Keras backend)
       return
     import tensorflow as tf
     from tsal_tf.tools import drawing
