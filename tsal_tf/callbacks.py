@@ -1,6 +1,7 @@
 """Keras callbacks of the training job (both backends): NaN guard, time limit, clock, checkpoints, progress,
 validation."""
 
+import collections
 import json
 import math
 import os
@@ -66,10 +67,6 @@ class TimeLimit(StepCallback):
     super().on_train_batch_end(batch, logs)
     if time.time() - self.start > self.seconds and self.stopped_at_step is None:
       self.stopped_at_step = self.step
-    if self.stopped_at_step is not None:
-      self.model.stop_training = True
-
-  def on_epoch_begin(self, epoch, logs=None):
     if self.stopped_at_step is not None:
       self.model.stop_training = True
 
@@ -163,12 +160,12 @@ class Progress(StepCallback):
     self.stream = stream or sys.stdout
     self.interactive = self.stream.isatty()
     self.every = max(1, steps_per_epoch // lines_per_epoch)
-    self.window = []  # (time, step) of recent steps for the rate
+    self.window = collections.deque(maxlen=50)  # (time, step) of recent steps for the rate
 
   def on_train_batch_end(self, batch, logs=None):
     super().on_train_batch_end(batch, logs)
     now = time.time()
-    self.window = (self.window + [(now, self.step)])[-50:]
+    self.window.append((now, self.step))
     if not self.step_lines or not (self.interactive or self.step % self.every == 0 or self.step == self.total_steps):
       return
     logs = logs or {}
