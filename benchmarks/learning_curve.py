@@ -98,8 +98,9 @@ def steps_per_second(kind, args):
   return rate
 
 
-def evaluate_row(run_dir, eval_dirs):
-  """Teacher and student metrics on the evaluation faces: {role: face_metrics report}."""
+def evaluate_row(run_dir, eval_dirs, flip_test=False):
+  """Teacher and student metrics on the evaluation faces: {role: face_metrics report}; with flip_test each
+  face's prediction is averaged with its mirror image's (evaluation.predict_images)."""
   import numpy as np
   from tsal_tf import evaluation
   from tsal_tf.data import formats, sources
@@ -112,7 +113,8 @@ def evaluate_row(run_dir, eval_dirs):
   gamma = float(run_flags.get("gamma", 0.8))
   roles = {"student": student} if run_flags.get("async_learning") == "false" else {"teacher": teacher,
                                                                                    "student": student}
-  return {role: evaluation.face_metrics(evaluation.predict_images(net, images, gamma), truth, subsets)
+  return {role: evaluation.face_metrics(evaluation.predict_images(net, images, gamma, flip_test=flip_test), truth,
+                                        subsets)
           for role, net in roles.items()}
 
 
@@ -139,8 +141,10 @@ def run_row(name, kind, steps, args):
                                    f"--checkpoint_every={plan['steps_per_epoch']}", "--verbose=2"]
   train(run_dir, flags + (["--resume"] if resume else []), os.path.join(run_dir, "train.log"))
   clock = json.load(open(os.path.join(run_dir, "train_clock.json"), encoding="utf-8"))
+  eval_dirs = args.eval_dirs.split(",")
   result = {"name": name, "kind": kind, "steps": clock["steps"], "minutes": clock["seconds"] / 60.0,
-            "metrics": evaluate_row(run_dir, args.eval_dirs.split(","))}
+            "metrics": evaluate_row(run_dir, eval_dirs),
+            "metrics_flip": evaluate_row(run_dir, eval_dirs, flip_test=True)}
   atomic_write_json(result_path, result)
   return result
 
@@ -203,6 +207,12 @@ def plot(rows, path):
   plt.close(figure)
 
 
+def flipped(result, role, normalizer):
+  """The fused NME (percent) of a row's flip-test evaluation, or '' for a row evaluated before it existed."""
+  report = result.get("metrics_flip", {}).get(role)
+  return f"{100 * report['all'][normalizer]['fused']['nme']:.2f}" if report else ""
+
+
 def write_report(results, dlib, args, command):
   from tsal_tf.io_utils import atomic_write_text
   rows = csv_rows(results, dlib)
@@ -218,10 +228,11 @@ def write_report(results, dlib, args, command):
            f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`); each row is a fresh "
            "training process on this 2-core CPU; minutes = the row's wall time in training (steps, data and its "
            f"{VALIDATIONS_PER_ROW} validations). NME of the fused output in percent; AUC and FR at 0.08, "
-           "inter-ocular.", "",
+           "inter-ocular. The flip-test columns average each face's prediction with that of its mirror image "
+           "(`evaluate --flip_test`): twice the inference, no change to the model.", "",
            f"| row | model | minutes | steps | NME IP all | NME IP {subset_names[0]} | NME IP {subset_names[1]} | NME IO "
-           "| AUC IO | FR IO | p_M IP | p_C IP |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| AUC IO | FR IO | p_M IP | p_C IP | NME IP all, flip test | NME IO, flip test |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
   for result in results:
     for role, report in result["metrics"].items():
       model = "supervised" if result["kind"] == "supervised" else role
@@ -232,13 +243,14 @@ def write_report(results, dlib, args, command):
                    f"{100 * by('all')['nme']:.2f} | {sub[0]} | {sub[1]} | "
                    f"{100 * by('all', 'inter_ocular')['nme']:.2f} | {by('all', 'inter_ocular')['auc']:.4f} | "
                    f"{100 * by('all', 'inter_ocular')['fr']:.2f} | {100 * by('all', source='p_M')['nme']:.2f} | "
-                   f"{100 * by('all', source='p_C')['nme']:.2f} |")
+                   f"{100 * by('all', source='p_C')['nme']:.2f} | {flipped(result, role, 'inter_pupil')} | "
+                   f"{flipped(result, role, 'inter_ocular')} |")
   if dlib is not None:
     subsets = [k for k, v in dlib.items() if k != "all" and isinstance(v, dict)]
     sub = [f"{100 * dlib[s]['inter_pupil']['nme']:.2f}" for s in subsets[:2]] + [""] * (2 - len(subsets[:2]))
     io_all = dlib["all"]["inter_ocular"]
     lines.append(f"| dlib | dlib | | | {100 * dlib['all']['inter_pupil']['nme']:.2f} | {sub[0]} | {sub[1]} | "
-                 f"{100 * io_all['nme']:.2f} | {io_all['auc']:.4f} | {100 * io_all['fr']:.2f} | | |")
+                 f"{100 * io_all['nme']:.2f} | {io_all['auc']:.4f} | {100 * io_all['fr']:.2f} | | | | |")
     lines += ["", f"dlib: {dlib['predict_ms_median']:.2f} ms per face for the predictor (median, this run)."]
   lines += ["", "![learning curve](learning_curve.png)", ""]
   atomic_write_text(os.path.join(args.report_dir, "learning_curve.md"), "\n".join(lines))

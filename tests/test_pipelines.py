@@ -41,3 +41,20 @@ def test_300vw_video_clips_follow_the_label_stride():
   example = source.example(0)
   assert example["frames"].shape == (2, 64, 64, 3)
   assert example["labeled"].tolist() == [True, False] and np.isfinite(example["landmarks"]).all()
+
+
+
+def test_occluder_probability_reaches_the_still_clips():
+  # --occluder_prob goes through DataConfig into the still clips' MotionConfig: with 0 a clip is exactly the
+  # occluder-free clip of the same seed; with 1 the frames change and the landmarks do not.
+  from tsal_tf.data import build, clips
+  folder = data_path("300w_helen_test")
+  config = lambda p: build.DataConfig(data="300w_clips", train_dirs=(folder,), val_dirs=(folder,), val_count=2,
+                                      val_clip_count=0, input_size=64, clip_length=2, occluder_prob=p)
+  never, always = build.build_data(config(0.0)).train, build.build_data(config(1.0)).train
+  reference = sources.StillClipSource(never.samples, 64, 2, schemes.IBUG68, augment.TRAIN_AUGMENT,
+                                      clips.MotionConfig(occluder_prob=0.0))
+  plain, occluded = never.example(3, 0), always.example(3, 0)
+  np.testing.assert_array_equal(plain["frames"], reference.example(3, 0)["frames"])
+  np.testing.assert_array_equal(plain["landmarks"], occluded["landmarks"])
+  assert np.any(plain["frames"] != occluded["frames"])

@@ -20,6 +20,7 @@ flags.DEFINE_integer("val_clip_count", 32, "Validation clips for the tracking NM
 flags.DEFINE_integer("label_stride", 10, "One labeled frame in this many (300VW / list data).")
 flags.DEFINE_integer("frame_step", 1, "Spacing of the clip's frames in real videos.")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
+flags.DEFINE_float("occluder_prob", 0.3, "Probability that a moving occluder crosses a clip made from a still.")
 flags.DEFINE_boolean("skip_bad", False, "Skip malformed annotations (reported) instead of stopping.")
 
 # Network.

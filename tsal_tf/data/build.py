@@ -9,6 +9,7 @@ import numpy as np
 from absl import logging
 
 from tsal_tf.data import augment
+from tsal_tf.data import clips
 from tsal_tf.data import formats
 from tsal_tf.data import schemes
 from tsal_tf.data import sources
@@ -32,6 +33,7 @@ class DataConfig:
     input_size, clip_length: crop side S and frames per clip K.
     label_stride, frame_step: one labeled frame in this many, and the frame spacing (real videos).
     augment: flip / rotation / scale / translation / colour augmentation of the training clips.
+    occluder_prob: probability that a moving occluder crosses a clip made from a labeled still.
     skip_bad: skip malformed annotations (reported) instead of stopping.
   """
   data: str = "synthetic"
@@ -46,6 +48,7 @@ class DataConfig:
   label_stride: int = 10
   frame_step: int = 1
   augment: bool = True
+  occluder_prob: float = 0.3
   skip_bad: bool = False
 
 
@@ -88,7 +91,9 @@ def _training_source(config):
   if config.data == "300w_clips":
     samples = _load_folders(config.train_dirs, "train_dir", config)
     scheme = sources.scheme_of(samples)
-    return sources.StillClipSource(sources.check_scheme(samples, scheme), size, k, scheme, train_augment), scheme
+    motion = clips.MotionConfig(occluder_prob=config.occluder_prob)
+    return sources.StillClipSource(sources.check_scheme(samples, scheme), size, k, scheme, train_augment,
+                                   motion), scheme
   if config.data == "300vw":
     if len(config.train_dirs) != 1:
       raise ValueError("--data=300vw takes one --train_dir (the 300VW root)")
