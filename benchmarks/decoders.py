@@ -26,11 +26,11 @@ def main():
   args = parser.parse_args()
   from keras import ops
   from tsal_tf import metrics
-  from tsal_tf.data import formats, sources
+  from tsal_tf.data import augment, formats, sources
   from tsal_tf.model import decoders
   from tsal_tf.runs import load_networks
   try:
-    teacher, student, _ = load_networks(args.run_dir)
+    teacher, student, run_flags = load_networks(args.run_dir)
   except (FileNotFoundError, ValueError) as error:
     raise SystemExit(f"error: {error}")
   net = teacher if args.role == "teacher" else student
@@ -57,8 +57,14 @@ def main():
   best = min(fused, key=fused.get)
   print(f"  best gamma {best:.1f} ({fused[best]:.2f}%; p_M alone {fused[1.0]:.2f}%)")
   from tsal_tf import evaluation
-  flipped = evaluation.predict_images(net, images, 1.0, flip_test=True)["p_M"]
+  flipped = evaluation.predict_images(net, images, 1.0, flip_test=True,
+                                      mirror_shift=evaluation.run_mirror_shift(run_flags, images.shape[2]))["p_M"]
   print(f"  p_M with flip test (mean of the image and its mirror): {nme(flipped):.2f}%")
+  # Flip augmentation averages a label offset e away in x: the model then sits -e off the labels. Mean signed
+  # error in crop pixels; divided by S / CROP_MARGIN it is the --label_x_offset that removes it (in x).
+  bias = (p_m - truth).reshape(-1, 2).mean(axis=0)
+  print(f"  p_M mean signed error (x, y): {bias[0]:+.3f}, {bias[1]:+.3f} crop pixels "
+        f"(x as a fraction of the face box: {bias[0] * augment.CROP_MARGIN / images.shape[2]:+.4f})")
   if truth.shape[1] == 68:  # where the error sits: mean point error / inter-pupil distance, per iBUG region
     distance = metrics.normalizer_distance(truth, "inter_pupil")
     point_errors = np.linalg.norm(p_m - truth, axis=-1) / distance[:, None]

@@ -113,8 +113,9 @@ def evaluate_row(run_dir, eval_dirs, flip_test=False):
   gamma = float(run_flags.get("gamma", 0.8))
   roles = {"student": student} if run_flags.get("async_learning") == "false" else {"teacher": teacher,
                                                                                    "student": student}
-  return {role: evaluation.face_metrics(evaluation.predict_images(net, images, gamma, flip_test=flip_test), truth,
-                                        subsets)
+  shift = evaluation.run_mirror_shift(run_flags, teacher.config.input_size)
+  return {role: evaluation.face_metrics(
+      evaluation.predict_images(net, images, gamma, flip_test=flip_test, mirror_shift=shift), truth, subsets)
           for role, net in roles.items()}
 
 

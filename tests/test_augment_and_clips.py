@@ -42,6 +42,49 @@ def test_landmarks_follow_the_pixels():
     assert np.max(np.abs(centroid - 2 - [x - xi, y - yi])) < 0.5
 
 
+
+def test_flips_keep_the_annotation_offset():
+  # Annotations p = c + (e, 0) of true points c, e = label_x_offset * box side. A flipped crop must label the
+  # mirrored content the way an unflipped crop labels content: F(L c + t) + L (e, 0), F the pixel mirror.
+  rng = np.random.default_rng(4)
+  offset, box = 0.01, np.array([40.0, 50.0, 160.0, 150.0])
+  e = offset * 120.0  # box side max(120, 100)
+  config = augment.AugmentConfig(rotation_deg=20, scale=0.1, shift=0.05, flip_prob=1.0, label_x_offset=offset)
+  content = rng.uniform(50, 150, size=(68, 2))
+  labels = content + [e, 0.0]
+  for _ in range(5):
+    transform = augment.random_transform(rng, box, 96, config)
+    linear = transform.matrix[:, :2]
+    mirrored = schemes.flip_landmarks(augment.apply_affine(content, transform.matrix), 96, schemes.IBUG68)
+    expected = mirrored + linear @ [e, 0.0]
+    got = augment.source_to_crop(labels, transform, schemes.IBUG68)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    np.testing.assert_allclose(augment.crop_to_source(got, transform, schemes.IBUG68), labels, atol=1e-3)
+  # Without flips nothing changes; the flip test's shift is that of the un-augmented crop.
+  plain = augment.random_transform(rng, box, 96, augment.AugmentConfig(label_x_offset=offset))
+  assert not plain.flipped and plain.x_shift == 0.0
+  centre = augment.centre_transform(box, 96, augment.CROP_MARGIN)
+  assert np.isclose(augment.centre_mirror_shift(96, offset), augment.mirror_shift(centre.matrix, box, offset))
+
+
+def test_still_clips_keep_the_annotation_offset():
+  # Every frame of a flipped still clip carries the same shift as a flipped crop of its own frame matrix.
+  image = np.zeros((200, 200, 3), np.uint8)
+  labels = np.random.default_rng(5).uniform(60, 140, size=(68, 2))
+  args = (4, 64, schemes.IBUG68)
+  flipped = augment.AugmentConfig(flip_prob=1.0)
+  plain_clip = clips.still_to_clip(image, labels, np.random.default_rng(6), *args, flipped)
+  offset_clip = clips.still_to_clip(image, labels, np.random.default_rng(6), *args,
+                                    augment.AugmentConfig(flip_prob=1.0, label_x_offset=0.02))
+  box_side = np.ptp(labels, axis=0).max()
+  # Frame k's scale is the base scale times its zoom; the x shift is 2 L_00 e with L_00 = scale * cos(angle).
+  shift = offset_clip.landmarks[..., 0] - plain_clip.landmarks[..., 0]  # [K, N]
+  assert np.allclose(shift, shift[:, :1], atol=1e-4)  # one shift per frame
+  base_scale = 64 / (augment.CROP_MARGIN * box_side)
+  assert np.allclose(shift[0], 2 * base_scale * 0.02 * box_side, atol=1e-4)
+  np.testing.assert_allclose(offset_clip.landmarks[..., 1], plain_clip.landmarks[..., 1], atol=1e-5)
+
+
 def test_invert_displacement_solves_the_warp():
   rng = np.random.default_rng(3)
   field = clips._smooth_field(rng, 64, 2.0)

@@ -13,11 +13,13 @@ from tsal_tf import metrics
 from tsal_tf.model import decoders
 
 
-def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False):
+def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False, mirror_shift=0.0):
   """images uint8 [M, S, S, 3] -> {"p_M", "p_C", "fused"}: [M, N, 2] in crop pixels, "confidence" [M, N].
 
   flip_test: also predict the mirrored images and average each source with its mirror image mapped back
-  (x -> S - 1 - x and the scheme's left/right permutation): twice the compute, a steadier read-out.
+  (x -> S - 1 - x + mirror_shift and the scheme's left/right permutation): twice the compute, a steadier
+  read-out. mirror_shift: `augment.centre_mirror_shift` of the run's --label_x_offset (a model trained with
+  it places its points that far off the plain mirror).
   """
   from tsal_tf.data import schemes
   stride = net.config.heatmap_stride
@@ -37,7 +39,8 @@ def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False):
       scheme, size = schemes.scheme_for(net.config.num_points), batch.shape[2]
       mirrored = predicted[1]
       for key in ("p_M", "p_C"):
-        predicted[0][key] = 0.5 * (predicted[0][key] + schemes.flip_landmarks(mirrored[key], size, scheme))
+        back = schemes.flip_landmarks(mirrored[key], size, scheme, mirror_shift)
+        predicted[0][key] = 0.5 * (predicted[0][key] + back)
       permutation = list(scheme.flip_permutation)
       predicted[0]["confidence"] = 0.5 * (predicted[0]["confidence"] + mirrored["confidence"][:, permutation])
     merged = predicted[0]
@@ -45,6 +48,12 @@ def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False):
     for key in results:
       results[key].append(merged[key])
   return {k: np.concatenate(v) for k, v in results.items()}
+
+
+def run_mirror_shift(run_flags, size):
+  """The flip test's mirror shift (crop pixels) for a run trained with --label_x_offset (0 without it)."""
+  from tsal_tf.data import augment
+  return augment.centre_mirror_shift(size, float(run_flags.get("label_x_offset", 0.0)))
 
 
 def face_metrics(predictions, landmarks, subsets, normalizers=("inter_pupil", "inter_ocular"), threshold=0.08):
@@ -167,7 +176,8 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
       ("student", student),)
   for role, net in roles:
     errors = {}
-    predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)), flip_test=flip_test)
+    predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)), flip_test=flip_test,
+                                 mirror_shift=run_mirror_shift(run_flags, size))
     for source in ("p_M", "p_C", "fused"):
       errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
     tracked = track_clips(net, frames, tracks[:, 0])

@@ -21,6 +21,9 @@ flags.DEFINE_integer("label_stride", 10, "One labeled frame in this many (300VW 
 flags.DEFINE_integer("frame_step", 1, "Spacing of the clip's frames in real videos.")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
 flags.DEFINE_float("occluder_prob", 0.3, "Probability that a moving occluder crosses a clip made from a still.")
+flags.DEFINE_float("label_x_offset", 0.0, "How far right of the point it marks an annotation sits, as a fraction of "
+                   "the face-box side; horizontal flips (augmentation, the flip test) keep it. 0.0046 for the "
+                   "shared 300W crops (results/core.md).")
 flags.DEFINE_boolean("skip_bad", False, "Skip malformed annotations (reported) instead of stopping.")
 
 # Network.

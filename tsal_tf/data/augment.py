@@ -28,6 +28,10 @@ class AugmentConfig:
     shift: translation uniformly in [-shift, shift] * crop side, per axis.
     flip_prob: probability of a horizontal flip.
     colour: brightness / contrast / saturation jitter amplitude.
+    label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side
+      (a property of the data: annotations = content + (e, 0), e = label_x_offset * max(box_w, box_h)). A flip
+      keeps that convention (see `mirror_shift`), so a flipped crop is labeled like an unflipped one; 0 = the
+      plain mirror.
   """
   crop_margin: float = CROP_MARGIN
   rotation_deg: float = 0.0
@@ -35,6 +39,7 @@ class AugmentConfig:
   shift: float = 0.0
   flip_prob: float = 0.0
   colour: float = 0.0
+  label_x_offset: float = 0.0
 
 
 TRAIN_AUGMENT = AugmentConfig(rotation_deg=15.0, scale=0.1, shift=0.05, flip_prob=0.5, colour=0.25)
@@ -43,10 +48,29 @@ NO_AUGMENT = AugmentConfig()
 
 @dataclasses.dataclass(frozen=True)
 class CropTransform:
-  """Source -> crop mapping: `matrix` [2, 3] then a horizontal flip of the `size` x `size` crop."""
+  """Source -> crop mapping: `matrix` [2, 3] then a horizontal flip of the `size` x `size` crop, whose landmark
+  mirror adds `x_shift` crop pixels (`mirror_shift`)."""
   matrix: np.ndarray
   size: int
   flipped: bool = False
+  x_shift: float = 0.0
+
+
+def mirror_shift(matrix, box, label_x_offset):
+  """x_shift of the landmark mirror that keeps the annotation offset e = label_x_offset * max(box_w, box_h).
+
+  Annotations are p = c + (e, 0) for the true point c. Cropped with u = L p + t (L = matrix[:, :2]) they are
+  u = (L c + t) + L (e, 0); the flip F(u) = ((S - 1) - u_x, u_y) moves the content to F(L c + t), and the label
+  of the flipped crop must again sit L (e, 0) from it: F(L c + t) + L (e, 0) = F(u) + (2 L_00 e, 0).
+  """
+  box = np.asarray(box, np.float64)
+  return 2.0 * float(matrix[0, 0]) * label_x_offset * max(box[2] - box[0], box[3] - box[1], 1.0)
+
+
+def centre_mirror_shift(size, label_x_offset):
+  """`mirror_shift` of every un-augmented crop (`centre_transform`, L_00 = S / (CROP_MARGIN * box side)): the
+  shift that maps a model's predictions on a mirrored crop back (the flip test)."""
+  return 2.0 * label_x_offset * size / CROP_MARGIN
 
 
 def similarity_matrix(centre, side, size, angle_deg=0.0, zoom=1.0, shift=(0.0, 0.0)):
@@ -95,7 +119,7 @@ def random_transform(rng, box, size, config):
       zoom=rng.uniform(1 - config.scale, 1 + config.scale) if config.scale else 1.0,
       shift=rng.uniform(-config.shift, config.shift, size=2) if config.shift else (0.0, 0.0))
   flipped = bool(config.flip_prob and rng.uniform() < config.flip_prob)
-  return CropTransform(matrix, size, flipped)
+  return CropTransform(matrix, size, flipped, mirror_shift(matrix, box, config.label_x_offset) if flipped else 0.0)
 
 
 def warp_image(image, transform, border_value=0):
@@ -110,7 +134,7 @@ def source_to_crop(landmarks, transform, scheme):
   """Source landmarks [..., N, 2] -> crop landmarks (flip and permutation included)."""
   points = apply_affine(landmarks, transform.matrix)
   if transform.flipped:
-    points = schemes.flip_landmarks(points, transform.size, scheme)
+    points = schemes.flip_landmarks(points, transform.size, scheme, transform.x_shift)
   return points.astype(np.float32)
 
 
@@ -119,7 +143,7 @@ def crop_to_source(points, transform, scheme):
   points = np.asarray(points, np.float64)
   if transform.flipped:
     # The flip is an involution, so flipping again (mirror + the symmetric permutation) undoes it.
-    points = schemes.flip_landmarks(points, transform.size, scheme)
+    points = schemes.flip_landmarks(points, transform.size, scheme, transform.x_shift)
   return apply_affine(points, invert_affine(transform.matrix)).astype(np.float32)
 
 

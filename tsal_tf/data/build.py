@@ -34,6 +34,8 @@ class DataConfig:
     label_stride, frame_step: one labeled frame in this many, and the frame spacing (real videos).
     augment: flip / rotation / scale / translation / colour augmentation of the training clips.
     occluder_prob: probability that a moving occluder crosses a clip made from a labeled still.
+    label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side;
+      flips keep it (augment.AugmentConfig).
     skip_bad: skip malformed annotations (reported) instead of stopping.
   """
   data: str = "synthetic"
@@ -49,6 +51,7 @@ class DataConfig:
   frame_step: int = 1
   augment: bool = True
   occluder_prob: float = 0.3
+  label_x_offset: float = 0.0
   skip_bad: bool = False
 
 
@@ -85,7 +88,8 @@ def _videos_from_list(list_path, skip_bad):
 def _training_source(config):
   """(training source, scheme) of config.data."""
   size, k = config.input_size, config.clip_length
-  train_augment = augment.TRAIN_AUGMENT if config.augment else augment.NO_AUGMENT
+  train_augment = dataclasses.replace(augment.TRAIN_AUGMENT if config.augment else augment.NO_AUGMENT,
+                                      label_x_offset=config.label_x_offset)
   if config.data == "synthetic":
     return sources.SyntheticClipSource(config.train_count, size, k), schemes.IBUG68
   if config.data == "300w_clips":

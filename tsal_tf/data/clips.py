@@ -101,7 +101,8 @@ def still_to_clip(image, landmarks, rng, num_frames, size, scheme, augment_confi
   Returns:
     Clip with frames [K, S, S, 3], landmarks [K, N, 2] and labeled = [True, False, ...].
   """
-  base = augment.random_transform(rng, augment.source_box(landmarks, box), size, augment_config)
+  box = augment.source_box(landmarks, box)
+  base = augment.random_transform(rng, box, size, augment_config)
   centre = np.array([(size - 1) / 2.0] * 2)
   velocity = np.array([rng.normal(0, motion.rotation_deg), rng.normal(0, motion.zoom),
                        *rng.normal(0, motion.shift * size, size=2)])
@@ -135,7 +136,8 @@ def still_to_clip(image, landmarks, rng, num_frames, size, scheme, augment_confi
       draw_occluder(frame, start + (end - start) * k / max(num_frames - 1, 1), radii, colour)
     if base.flipped:
       frame = frame[:, ::-1].copy()
-      points = schemes.flip_landmarks(points, size, scheme)
+      points = schemes.flip_landmarks(points, size, scheme,
+                                      augment.mirror_shift(matrix, box, augment_config.label_x_offset))
     frame = augment.colour_jitter(frame, np.random.default_rng(colour_seed), augment_config.colour)
     frames.append(frame)
     tracks.append(points)
