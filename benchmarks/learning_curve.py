@@ -98,9 +98,9 @@ def steps_per_second(kind, args):
   return rate
 
 
-def evaluate_row(run_dir, eval_dirs, flip_test=False):
-  """Teacher and student metrics on the evaluation faces: {role: face_metrics report}; with flip_test each
-  face's prediction is averaged with its mirror image's (evaluation.predict_images)."""
+def evaluate_row(run_dir, eval_dirs):
+  """Teacher and student metrics on the evaluation faces, {role: face_metrics report}, without and with the
+  flip test (each face's prediction averaged with its mirror image's, evaluation.predict_images)."""
   import numpy as np
   from tsal_tf import evaluation
   from tsal_tf.data import formats, sources
@@ -114,9 +114,9 @@ def evaluate_row(run_dir, eval_dirs, flip_test=False):
   roles = {"student": student} if run_flags.get("async_learning") == "false" else {"teacher": teacher,
                                                                                    "student": student}
   shift = evaluation.run_mirror_shift(run_flags, teacher.config.input_size)
-  return {role: evaluation.face_metrics(
+  return [{role: evaluation.face_metrics(
       evaluation.predict_images(net, images, gamma, flip_test=flip_test, mirror_shift=shift), truth, subsets)
-          for role, net in roles.items()}
+           for role, net in roles.items()} for flip_test in (False, True)]
 
 
 def run_row(name, kind, steps, args):
@@ -142,10 +142,9 @@ def run_row(name, kind, steps, args):
                                    f"--checkpoint_every={plan['steps_per_epoch']}", "--verbose=2"]
   train(run_dir, flags + (["--resume"] if resume else []), os.path.join(run_dir, "train.log"))
   clock = json.load(open(os.path.join(run_dir, "train_clock.json"), encoding="utf-8"))
-  eval_dirs = args.eval_dirs.split(",")
+  plain, flipped = evaluate_row(run_dir, args.eval_dirs.split(","))
   result = {"name": name, "kind": kind, "steps": clock["steps"], "minutes": clock["seconds"] / 60.0,
-            "metrics": evaluate_row(run_dir, eval_dirs),
-            "metrics_flip": evaluate_row(run_dir, eval_dirs, flip_test=True)}
+            "metrics": plain, "metrics_flip": flipped}
   atomic_write_json(result_path, result)
   return result
 

@@ -43,9 +43,15 @@ def test_landmarks_follow_the_pixels():
 
 
 
+def _mirror_linear(linear):
+  """P L P, P = diag(-1, 1): the linear map of the flipped crop seen as a crop of the mirrored image."""
+  mirror = np.diag([-1.0, 1.0])
+  return mirror @ linear @ mirror
+
+
 def test_flips_keep_the_annotation_offset():
-  # Annotations p = c + (e, 0) of true points c, e = label_x_offset * box side. A flipped crop must label the
-  # mirrored content the way an unflipped crop labels content: F(L c + t) + L (e, 0), F the pixel mirror.
+  # Annotations p = c + (e, 0) of true points c, e = label_x_offset * box side. A flipped crop is a crop of the
+  # mirrored image (linear map P L P), so its labels must sit P L P (e, 0) from the mirrored content F(L c + t).
   rng = np.random.default_rng(4)
   offset, box = 0.01, np.array([40.0, 50.0, 160.0, 150.0])
   e = offset * 120.0  # box side max(120, 100)
@@ -54,35 +60,48 @@ def test_flips_keep_the_annotation_offset():
   labels = content + [e, 0.0]
   for _ in range(5):
     transform = augment.random_transform(rng, box, 96, config)
-    linear = transform.matrix[:, :2]
     mirrored = schemes.flip_landmarks(augment.apply_affine(content, transform.matrix), 96, schemes.IBUG68)
-    expected = mirrored + linear @ [e, 0.0]
+    expected = mirrored + _mirror_linear(transform.matrix[:, :2]) @ [e, 0.0]
     got = augment.source_to_crop(labels, transform, schemes.IBUG68)
     np.testing.assert_allclose(got, expected, atol=1e-4)
     np.testing.assert_allclose(augment.crop_to_source(got, transform, schemes.IBUG68), labels, atol=1e-3)
-  # Without flips nothing changes; the flip test's shift is that of the un-augmented crop.
+  # Without flips nothing changes.
   plain = augment.random_transform(rng, box, 96, augment.AugmentConfig(label_x_offset=offset))
-  assert not plain.flipped and plain.x_shift == 0.0
-  centre = augment.centre_transform(box, 96, augment.CROP_MARGIN)
-  assert np.isclose(augment.centre_mirror_shift(96, offset), augment.mirror_shift(centre.matrix, box, offset))
+  assert not plain.flipped and plain.flip_offset == (0.0, 0.0)
+
+
+def test_flip_test_shift_undoes_the_training_flip():
+  # A model that learned the flipped labels exactly, shown the mirrored un-augmented crop, predicts that crop's
+  # flipped labels; the flip test's back-mapping (mirror + centre_mirror_shift in x) must return the labels.
+  offset, box, size = 0.01, np.array([40.0, 50.0, 160.0, 150.0]), 96
+  labels = np.random.default_rng(7).uniform(50, 150, size=(68, 2))
+  centre = augment.centre_transform(box, size, augment.CROP_MARGIN)
+  flipped = augment.CropTransform(centre.matrix, size, True, tuple(augment.flip_offset(centre.matrix, box, offset)))
+  prediction_on_mirror = augment.source_to_crop(labels, flipped, schemes.IBUG68)
+  back = schemes.flip_landmarks(prediction_on_mirror, size, schemes.IBUG68) + [
+      augment.centre_mirror_shift(size, offset), 0.0]
+  np.testing.assert_allclose(back, augment.source_to_crop(labels, centre, schemes.IBUG68), atol=1e-4)
 
 
 def test_still_clips_keep_the_annotation_offset():
-  # Every frame of a flipped still clip carries the same shift as a flipped crop of its own frame matrix.
+  # Every frame k of a flipped still clip is offset by its own frame matrix M_k: (2 L00 e, -2 L10 e).
   image = np.zeros((200, 200, 3), np.uint8)
   labels = np.random.default_rng(5).uniform(60, 140, size=(68, 2))
-  args = (4, 64, schemes.IBUG68)
-  flipped = augment.AugmentConfig(flip_prob=1.0)
-  plain_clip = clips.still_to_clip(image, labels, np.random.default_rng(6), *args, flipped)
-  offset_clip = clips.still_to_clip(image, labels, np.random.default_rng(6), *args,
-                                    augment.AugmentConfig(flip_prob=1.0, label_x_offset=0.02))
-  box_side = np.ptp(labels, axis=0).max()
-  # Frame k's scale is the base scale times its zoom; the x shift is 2 L_00 e with L_00 = scale * cos(angle).
-  shift = offset_clip.landmarks[..., 0] - plain_clip.landmarks[..., 0]  # [K, N]
-  assert np.allclose(shift, shift[:, :1], atol=1e-4)  # one shift per frame
-  base_scale = 64 / (augment.CROP_MARGIN * box_side)
-  assert np.allclose(shift[0], 2 * base_scale * 0.02 * box_side, atol=1e-4)
-  np.testing.assert_allclose(offset_clip.landmarks[..., 1], plain_clip.landmarks[..., 1], atol=1e-5)
+  rigid = clips.MotionConfig(rotation_deg=3.0, zoom=0.03, warp=0.0, occluder_prob=0.0)
+  make = lambda offset: clips.still_to_clip(
+      image, labels, np.random.default_rng(6), 4, 64, schemes.IBUG68,
+      augment.AugmentConfig(rotation_deg=20, scale=0.1, flip_prob=1.0, label_x_offset=offset), rigid)
+  plain, offset_clip = make(0.0), make(0.02)
+  e = 0.02 * np.ptp(labels, axis=0).max()
+  source = np.concatenate([labels, np.ones((68, 1))], axis=1)
+  for k in range(4):
+    # The plain clip's labels, mirrored back, are M_k applied to the labels: recover L_k by least squares.
+    unflipped = schemes.flip_landmarks(plain.landmarks[k], 64, schemes.IBUG68)
+    linear = np.linalg.lstsq(source, unflipped, rcond=None)[0][:2].T
+    shift = offset_clip.landmarks[k] - plain.landmarks[k]
+    np.testing.assert_allclose(shift, np.broadcast_to([2 * linear[0, 0] * e, -2 * linear[1, 0] * e], shift.shape),
+                               atol=2e-3)
+  assert np.ptp(offset_clip.landmarks[:, 0, 0] - plain.landmarks[:, 0, 0]) > 1e-3  # frames differ in zoom/angle
 
 
 def test_invert_displacement_solves_the_warp():

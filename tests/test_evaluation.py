@@ -38,3 +38,15 @@ def test_flip_test_is_mirror_equivariant_and_differs_from_one_view():
     np.testing.assert_allclose(schemes.flip_landmarks(both_mirrored[key], 32, schemes.IBUG68), both[key], atol=1e-4)
   single = evaluation.predict_images(net, images, 0.8)
   assert np.max(np.abs(single["p_M"] - both["p_M"])) > 1e-3
+
+
+def test_flip_test_mirror_shift_moves_the_mirrored_view_right():
+  # predict_images averages the image's view and the mirrored view mapped back with + (mirror_shift, 0): the
+  # estimate moves by exactly half the shift in x, not at all in y (sign and size of the label-offset fix).
+  net = network.build_network(NetworkConfig(input_size=32, widths=(8, 16), head_width=8, lhr_width=8,
+                                            flow_widths=(8, 16), flow_scales=2), "student")
+  images = np.random.default_rng(2).integers(0, 255, size=(2, 32, 32, 3), dtype=np.uint8)
+  plain = evaluation.predict_images(net, images, 0.8, flip_test=True)
+  shifted = evaluation.predict_images(net, images, 0.8, flip_test=True, mirror_shift=0.6)
+  for key in ("p_M", "p_C", "fused"):
+    np.testing.assert_allclose(shifted[key] - plain[key], np.broadcast_to([0.3, 0.0], plain[key].shape), atol=1e-4)

@@ -36,6 +36,7 @@ def test_rows_report_then_skip_and_resume(tmp_path):
   assert 0 < float(rows[0]["nme_ip"]) and (tmp_path / "report" / "learning_curve.png").stat().st_size > 0
   result = __import__("json").loads((row_dir / "result.json").read_text())
   flip_nme = result["metrics_flip"]["student"]["all"]["inter_pupil"]["fused"]["nme"]
+  assert flip_nme != result["metrics"]["student"]["all"]["inter_pupil"]["fused"]["nme"]
   table_row = next(line for line in (tmp_path / "report" / "learning_curve.md").read_text().splitlines()
                    if line.startswith("| supervised_0.02min"))
   assert table_row.split("|")[13].strip() == f"{100 * flip_nme:.2f}"  # the flip-test column of the report

@@ -19,7 +19,7 @@ def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False, mirro
   flip_test: also predict the mirrored images and average each source with its mirror image mapped back
   (x -> S - 1 - x + mirror_shift and the scheme's left/right permutation): twice the compute, a steadier
   read-out. mirror_shift: `augment.centre_mirror_shift` of the run's --label_x_offset (a model trained with
-  it places its points that far off the plain mirror).
+  it labels a mirrored crop that far off the plain mirror, augment.flip_offset).
   """
   from tsal_tf.data import schemes
   stride = net.config.heatmap_stride
@@ -39,7 +39,7 @@ def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False, mirro
       scheme, size = schemes.scheme_for(net.config.num_points), batch.shape[2]
       mirrored = predicted[1]
       for key in ("p_M", "p_C"):
-        back = schemes.flip_landmarks(mirrored[key], size, scheme, mirror_shift)
+        back = schemes.flip_landmarks(mirrored[key], size, scheme) + np.array([mirror_shift, 0.0])
         predicted[0][key] = 0.5 * (predicted[0][key] + back)
       permutation = list(scheme.flip_permutation)
       predicted[0]["confidence"] = 0.5 * (predicted[0]["confidence"] + mirrored["confidence"][:, permutation])

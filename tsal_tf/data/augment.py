@@ -30,7 +30,7 @@ class AugmentConfig:
     colour: brightness / contrast / saturation jitter amplitude.
     label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side
       (a property of the data: annotations = content + (e, 0), e = label_x_offset * max(box_w, box_h)). A flip
-      keeps that convention (see `mirror_shift`), so a flipped crop is labeled like an unflipped one; 0 = the
+      keeps that convention (see `flip_offset`), so a flipped crop is labeled like an unflipped one; 0 = the
       plain mirror.
   """
   crop_margin: float = CROP_MARGIN
@@ -48,28 +48,33 @@ NO_AUGMENT = AugmentConfig()
 
 @dataclasses.dataclass(frozen=True)
 class CropTransform:
-  """Source -> crop mapping: `matrix` [2, 3] then a horizontal flip of the `size` x `size` crop, whose landmark
-  mirror adds `x_shift` crop pixels (`mirror_shift`)."""
+  """Source -> crop mapping: `matrix` [2, 3] then a horizontal flip of the `size` x `size` crop; the flip's
+  landmark mirror adds `flip_offset` (crop pixels, `flip_offset`)."""
   matrix: np.ndarray
   size: int
   flipped: bool = False
-  x_shift: float = 0.0
+  flip_offset: tuple = (0.0, 0.0)
 
 
-def mirror_shift(matrix, box, label_x_offset):
-  """x_shift of the landmark mirror that keeps the annotation offset e = label_x_offset * max(box_w, box_h).
+def flip_offset(matrix, box, label_x_offset):
+  """What a flip adds to the mirrored labels to keep the annotation offset e = label_x_offset * max(box_w, box_h).
 
   Annotations are p = c + (e, 0) for the true point c. Cropped with u = L p + t (L = matrix[:, :2]) they are
-  u = (L c + t) + L (e, 0); the flip F(u) = ((S - 1) - u_x, u_y) moves the content to F(L c + t), and the label
-  of the flipped crop must again sit L (e, 0) from it: F(L c + t) + L (e, 0) = F(u) + (2 L_00 e, 0).
+  u = (L c + t) + L (e, 0). The flipped crop is a crop of the mirrored image, whose linear map is P L P
+  (P = diag(-1, 1)), so its labels must sit P L P (e, 0) from the mirrored content F(L c + t), F the mirror
+  u -> ((S - 1) - u_x, u_y). With F(u) = F(L c + t) + P L (e, 0):
+      label = F(u) + P L (P - I) (e, 0) = F(u) + (2 L_00 e, -2 L_10 e).
+  Returns that offset, [2] crop pixels.
   """
   box = np.asarray(box, np.float64)
-  return 2.0 * float(matrix[0, 0]) * label_x_offset * max(box[2] - box[0], box[3] - box[1], 1.0)
+  e = label_x_offset * max(box[2] - box[0], box[3] - box[1], 1.0)
+  return np.array([2.0 * matrix[0, 0] * e, -2.0 * matrix[1, 0] * e])
 
 
 def centre_mirror_shift(size, label_x_offset):
-  """`mirror_shift` of every un-augmented crop (`centre_transform`, L_00 = S / (CROP_MARGIN * box side)): the
-  shift that maps a model's predictions on a mirrored crop back (the flip test)."""
+  """x of `flip_offset` for every un-augmented crop (`centre_transform`: L = S / (CROP_MARGIN * box side) I, so
+  the offset is (2 S e' / CROP_MARGIN, 0) for e' = label_x_offset): what maps a model's predictions on a
+  mirrored crop back (the flip test)."""
   return 2.0 * label_x_offset * size / CROP_MARGIN
 
 
@@ -119,7 +124,8 @@ def random_transform(rng, box, size, config):
       zoom=rng.uniform(1 - config.scale, 1 + config.scale) if config.scale else 1.0,
       shift=rng.uniform(-config.shift, config.shift, size=2) if config.shift else (0.0, 0.0))
   flipped = bool(config.flip_prob and rng.uniform() < config.flip_prob)
-  return CropTransform(matrix, size, flipped, mirror_shift(matrix, box, config.label_x_offset) if flipped else 0.0)
+  offset = tuple(flip_offset(matrix, box, config.label_x_offset)) if flipped else (0.0, 0.0)
+  return CropTransform(matrix, size, flipped, offset)
 
 
 def warp_image(image, transform, border_value=0):
@@ -134,7 +140,7 @@ def source_to_crop(landmarks, transform, scheme):
   """Source landmarks [..., N, 2] -> crop landmarks (flip and permutation included)."""
   points = apply_affine(landmarks, transform.matrix)
   if transform.flipped:
-    points = schemes.flip_landmarks(points, transform.size, scheme, transform.x_shift)
+    points = schemes.flip_landmarks(points, transform.size, scheme) + transform.flip_offset
   return points.astype(np.float32)
 
 
@@ -142,8 +148,8 @@ def crop_to_source(points, transform, scheme):
   """Inverse of `source_to_crop`: crop landmarks [..., N, 2] -> source image coordinates."""
   points = np.asarray(points, np.float64)
   if transform.flipped:
-    # The flip is an involution, so flipping again (mirror + the symmetric permutation) undoes it.
-    points = schemes.flip_landmarks(points, transform.size, scheme, transform.x_shift)
+    # The mirror (with the symmetric permutation) is an involution: remove the offset, then mirror again.
+    points = schemes.flip_landmarks(points - np.asarray(transform.flip_offset), transform.size, scheme)
   return apply_affine(points, invert_affine(transform.matrix)).astype(np.float32)
 
 

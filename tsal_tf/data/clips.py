@@ -136,8 +136,8 @@ def still_to_clip(image, landmarks, rng, num_frames, size, scheme, augment_confi
       draw_occluder(frame, start + (end - start) * k / max(num_frames - 1, 1), radii, colour)
     if base.flipped:
       frame = frame[:, ::-1].copy()
-      points = schemes.flip_landmarks(points, size, scheme,
-                                      augment.mirror_shift(matrix, box, augment_config.label_x_offset))
+      points = (schemes.flip_landmarks(points, size, scheme)
+                + augment.flip_offset(matrix, box, augment_config.label_x_offset))
     frame = augment.colour_jitter(frame, np.random.default_rng(colour_seed), augment_config.colour)
     frames.append(frame)
     tracks.append(points)

@@ -69,15 +69,11 @@ def scheme_for(num_points):
                    f"{sorted(s.num_points for s in SCHEMES.values())})")
 
 
-def flip_landmarks(landmarks, image_width, scheme, x_shift=0.0):
-  """Mirror landmarks [..., N, 2] horizontally: x' = (W - 1) - x + x_shift, then permute left/right points.
-
-  x_shift (a scalar or one per face, [...]) keeps annotations that sit off the mirror-symmetric position where
-  they belong (augment.mirror_shift); x_shift = 0 is the plain mirror. The map is an involution either way.
-  """
+def flip_landmarks(landmarks, image_width, scheme):
+  """Mirror landmarks [..., N, 2] horizontally: x' = (W - 1) - x, then permute left/right points."""
   landmarks = np.asarray(landmarks)
   flipped = landmarks.copy()
-  flipped[..., 0] = (image_width - 1) - landmarks[..., 0] + np.expand_dims(np.asarray(x_shift, np.float64), -1)
+  flipped[..., 0] = (image_width - 1) - landmarks[..., 0]
   return flipped[..., list(scheme.flip_permutation), :]
 
 
