@@ -47,6 +47,10 @@ def parse_args(argv=None):
                       help="300W-style folders evaluated together (the 300W common set) and one by one.")
   parser.add_argument("--report_dir", default="results", help="Where learning_curve.md / .csv / .png go.")
   parser.add_argument("--calibration_steps", type=int, default=40, help="Steps of each calibration run.")
+  parser.add_argument("--rates", default="",
+                      help="kind=steps/s pairs, comma-separated, used instead of this machine's calibration: e.g. "
+                           "supervised=4.963 gives the step counts of the reference CPU's rows (results/core.md) "
+                           "on any machine.")
   parser.add_argument("--no_dlib", action="store_true", help="Do not measure dlib.")
   return parser.parse_args(argv)
 
@@ -65,9 +69,25 @@ def train(run_dir, flags, log_path):
     raise SystemExit(f"training {run_dir} failed (exit {result.returncode}); log {log_path}:\n{tail}")
 
 
-def row_flags(kind, args):
+def flag_values(args):
+  """{name: value} of the base flagfile's `--name=value` lines, then the extra flags (which win)."""
+  with open(os.path.join(ROOT, args.base_flags), encoding="utf-8") as f:
+    lines = [line.strip() for line in f] + [f for f in args.extra_flags.split(",") if f]
+  return dict(line[2:].split("=", 1) for line in lines if line.startswith("--") and "=" in line)
+
+
+def omega_flags(args, epochs):
+  """--climb_end / --retain_end rescaled from the config's --epochs to a row's `epochs`, so that omega(t) (eq. 6-7)
+  climbs, holds and decays over the same fractions of a row as of the configured training."""
+  values = flag_values(args)
+  scale = epochs / float(values.get("epochs", 140))
+  return [f"--climb_end={float(values.get('climb_end', 60)) * scale:g}",
+          f"--retain_end={float(values.get('retain_end', 110)) * scale:g}"]
+
+
+def row_flags(kind, args, epochs):
   flags = [f"--flagfile={args.base_flags}"] + [f for f in args.extra_flags.split(",") if f]
-  return flags + (SINGLE_MODEL_FLAGS if kind == "supervised" else [])
+  return flags + (SINGLE_MODEL_FLAGS if kind == "supervised" else omega_flags(args, epochs))
 
 
 def steps_per_second(kind, args):
@@ -76,6 +96,9 @@ def steps_per_second(kind, args):
   The calibration trains 2 x calibration_steps steps with a token validation; the rate is taken from the
   difference between the two epochs' clock readings, so graph tracing and start-up are left out.
   """
+  given = dict(pair.split("=") for pair in args.rates.split(",") if pair)
+  if kind in given:
+    return float(given[kind])
   path = os.path.join(args.study_dir, "calibration.json")
   table = json.load(open(path, encoding="utf-8")) if os.path.isfile(path) else {}
   if kind in table:
@@ -86,8 +109,8 @@ def steps_per_second(kind, args):
     shutil.rmtree(run_dir)
   n = args.calibration_steps
   print(f"[calibration] {kind}: timing {2 * n} steps", flush=True)
-  flags = row_flags(kind, args) + ["--epochs=2", f"--steps_per_epoch={n}", "--val_count=8", "--val_clip_count=2",
-                                   f"--checkpoint_every={10 * n}", "--verbose=2"]
+  flags = row_flags(kind, args, 2) + ["--epochs=2", f"--steps_per_epoch={n}", "--val_count=8",
+                                      "--val_clip_count=2", f"--checkpoint_every={10 * n}", "--verbose=2"]
   train(run_dir, flags, os.path.join(args.study_dir, f"calibration_{kind}.log"))
   epochs = json.load(open(os.path.join(run_dir, "train_clock.json"), encoding="utf-8"))["epochs"]
   rate = n / (epochs[1]["seconds"] - epochs[0]["seconds"])
@@ -121,6 +144,7 @@ def evaluate_row(run_dir, eval_dirs):
 
 def run_row(name, kind, steps, args):
   """Train (or resume) one row to `steps` steps and evaluate it; returns its result dict."""
+  from tsal_tf import hardware
   from tsal_tf.io_utils import atomic_write_json
   run_dir = os.path.join(args.study_dir, name)
   result_path = os.path.join(run_dir, "result.json")
@@ -138,13 +162,14 @@ def run_row(name, kind, steps, args):
   resume = os.path.isdir(os.path.join(run_dir, "checkpoints"))
   print(f"[{name}] {'resuming' if resume else 'training'}: {plan['steps']} steps "
         f"({plan['epochs']} x {plan['steps_per_epoch']})", flush=True)
-  flags = row_flags(kind, args) + [f"--epochs={plan['epochs']}", f"--steps_per_epoch={plan['steps_per_epoch']}",
-                                   f"--checkpoint_every={plan['steps_per_epoch']}", "--verbose=2"]
+  flags = row_flags(kind, args, plan["epochs"]) + [
+      f"--epochs={plan['epochs']}", f"--steps_per_epoch={plan['steps_per_epoch']}",
+      f"--checkpoint_every={plan['steps_per_epoch']}", "--verbose=2"]
   train(run_dir, flags + (["--resume"] if resume else []), os.path.join(run_dir, "train.log"))
   clock = json.load(open(os.path.join(run_dir, "train_clock.json"), encoding="utf-8"))
   plain, flipped = evaluate_row(run_dir, args.eval_dirs.split(","))
   result = {"name": name, "kind": kind, "steps": clock["steps"], "minutes": clock["seconds"] / 60.0,
-            "metrics": plain, "metrics_flip": flipped}
+            "machine": hardware.describe(), "metrics": plain, "metrics_flip": flipped}
   atomic_write_json(result_path, result)
   return result
 
@@ -226,8 +251,9 @@ def write_report(results, dlib, args, command):
   lines = ["# Learning curve on 300W common (554 faces)", "",
            f"`{command}`", "",
            f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`); each row is a fresh "
-           "training process on this 2-core CPU; minutes = the row's wall time in training (steps, data and its "
-           f"{VALIDATIONS_PER_ROW} validations). NME of the fused output in percent; AUC and FR at 0.08, "
+           "training process (machine below); minutes = the row's wall time in training (steps, data and its "
+           f"{VALIDATIONS_PER_ROW} validations); a budget's steps come from a calibration run on the machine "
+           "(or `--rates`). NME of the fused output in percent; AUC and FR at 0.08, "
            "inter-ocular. The flip-test columns average each face's prediction with that of its mirror image "
            "(`evaluate --flip_test`): twice the inference, no change to the model.", "",
            f"| row | model | minutes | steps | NME IP all | NME IP {subset_names[0]} | NME IP {subset_names[1]} | NME IO "
@@ -252,6 +278,8 @@ def write_report(results, dlib, args, command):
     lines.append(f"| dlib | dlib | | | {100 * dlib['all']['inter_pupil']['nme']:.2f} | {sub[0]} | {sub[1]} | "
                  f"{100 * io_all['nme']:.2f} | {io_all['auc']:.4f} | {100 * io_all['fr']:.2f} | | | | |")
     lines += ["", f"dlib: {dlib['predict_ms_median']:.2f} ms per face for the predictor (median, this run)."]
+  machines = sorted({result.get("machine", "not recorded") for result in results})
+  lines += ["", f"Machine{'s' if len(machines) > 1 else ''} of the rows: {'; '.join(machines)}."]
   lines += ["", "![learning curve](learning_curve.png)", ""]
   atomic_write_text(os.path.join(args.report_dir, "learning_curve.md"), "\n".join(lines))
 

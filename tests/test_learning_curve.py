@@ -9,7 +9,8 @@ import pytest
 from conftest import data_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.slow
+sys.path.insert(0, ROOT)
+from benchmarks import learning_curve  # noqa: E402
 
 
 def _run(tmp_path):
@@ -24,6 +25,24 @@ def _run(tmp_path):
   return result.stdout
 
 
+def test_omega_periods_scale_with_the_row(tmp_path):
+  flagfile = tmp_path / "base.flags"
+  flagfile.write_text("# comment\n--epochs=10\n--climb_end=3\n--retain_end=8\n--nosic\n")
+  args = learning_curve.parse_args([f"--base_flags={flagfile}"])
+  assert learning_curve.row_flags("tsal", args, 4)[1:] == ["--climb_end=1.2", "--retain_end=3.2"]
+  assert learning_curve.row_flags("supervised", args, 4)[1:] == learning_curve.SINGLE_MODEL_FLAGS
+  args = learning_curve.parse_args([f"--base_flags={flagfile}", "--extra_flags=--retain_end=9,--mu=0.5"])
+  assert learning_curve.row_flags("tsal", args, 4)[1:] == ["--retain_end=9", "--mu=0.5", "--climb_end=1.2",
+                                                           "--retain_end=3.6"]
+
+
+def test_given_rates_replace_the_calibration(tmp_path):
+  args = learning_curve.parse_args(["--rates=supervised=4.963", f"--study_dir={tmp_path}"])
+  assert learning_curve.steps_per_second("supervised", args) == 4.963
+  assert not os.listdir(tmp_path)  # nothing trained, no calibration.json
+
+
+@pytest.mark.slow
 def test_rows_report_then_skip_and_resume(tmp_path):
   first = _run(tmp_path)
   assert "[calibration] supervised" in first and "[supervised_0.02min] training" in first
@@ -35,6 +54,8 @@ def test_rows_report_then_skip_and_resume(tmp_path):
   assert rows[0]["model"] == "supervised" and int(rows[0]["steps"]) == plan_steps
   assert 0 < float(rows[0]["nme_ip"]) and (tmp_path / "report" / "learning_curve.png").stat().st_size > 0
   result = __import__("json").loads((row_dir / "result.json").read_text())
+  assert result["machine"].endswith(("bfloat16 native", "bfloat16 emulated"))
+  assert f"Machine of the rows: {result['machine']}." in (tmp_path / "report" / "learning_curve.md").read_text()
   flip_nme = result["metrics_flip"]["student"]["all"]["inter_pupil"]["fused"]["nme"]
   assert flip_nme != result["metrics"]["student"]["all"]["inter_pupil"]["fused"]["nme"]
   table_row = next(line for line in (tmp_path / "report" / "learning_curve.md").read_text().splitlines()

@@ -3,6 +3,7 @@
 from absl import flags
 
 from tsal_tf.data.build import DATA_KINDS
+from tsal_tf.hardware import PRECISIONS
 from tsal_tf.metrics import NORMALIZERS
 from tsal_tf.optimization import LR_SCHEDULES
 
@@ -40,9 +41,10 @@ flags.DEFINE_integer("flow_scales", 3, "Motion-field scales.")
 flags.DEFINE_enum("heatmap_decoder", "soft_argmax", ["soft_argmax", "argmax"],
                   "How p_M is read from the heatmaps: soft-argmax (what the softmax loss's integral term trains) "
                   "or the custom op's argmax + parabolic refinement (for MSE heatmaps).")
-flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"],
+flags.DEFINE_enum("precision", "float32", PRECISIONS,
                   "Compute dtype of the landmark net (bfloat16: mixed precision, float32 weights and outputs; "
-                  "~1.5x faster on CPUs with AMX / AVX512-BF16 and on GPUs).")
+                  "~1.5x faster on CPUs with AMX / AVX512-BF16 and on GPUs, several times slower on other CPUs; "
+                  "auto: bfloat16 where the hardware has it, float32 elsewhere).")
 
 # TSAL.
 flags.DEFINE_integer("clip_length", 3, "K frames per clip (frame 0 labeled).")

@@ -14,6 +14,7 @@ from absl import flags
 
 from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 from tsal_tf import flag_defs  # noqa: F401  (defines the flags)
+from tsal_tf import hardware
 
 FLAGS = flags.FLAGS
 
@@ -91,7 +92,7 @@ def run():
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   total = FLAGS.epochs * steps_per_epoch
   print(f"training {len(data.train)} examples, {FLAGS.epochs} epochs of {steps_per_epoch} steps, Keras backend "
-        f"{backend}, run directory {run_dir}", flush=True)
+        f"{backend}, precision {hardware.resolve_precision(net_config.precision)}, run directory {run_dir}", flush=True)
 
   with scope:
     model = teacher_student.TeacherStudent(

@@ -6,7 +6,7 @@ to the heatmap resolution S / heatmap_stride. Under TensorFlow, BatchNorm is `sy
 tf.distribute strategy the batch statistics are reduced over all replicas, so a step on R replicas equals a
 step on one device with the whole batch (tests/test_distribution.py).
 
-With `precision="bfloat16"` every layer but the heads' output convs computes in bfloat16 (Keras'
+With `precision="bfloat16"` (or "auto" where the hardware has native bfloat16, tsal_tf.hardware) every layer but the heads' output convs computes in bfloat16 (Keras'
 "mixed_bfloat16" policy: float32 variables, BatchNorm statistics in float32); the output convs and so the
 logits, offsets and every loss stay float32. On CPUs with AMX / AVX512-BF16 (and on GPUs) the step is ~1.5x
 faster (results/core.md).
@@ -14,6 +14,8 @@ faster (results/core.md).
 
 import keras
 from keras import layers
+
+from tsal_tf import hardware
 
 BN_MOMENTUM = 0.9  # moving statistics settle within ~50 steps: short CPU runs still evaluate well
 
@@ -52,7 +54,7 @@ def build_landmark_network(config, name="landmark_net"):
   and `blocks` residual blocks, at S / 2^(i+1) with config.widths[i] channels. The decoder walks from the
   deepest stage back up to h x w, merging each skip; the heads follow config.head_channels().
   """
-  dtype = PRECISIONS[config.precision]
+  dtype = PRECISIONS[hardware.resolve_precision(config.precision)]
   frames = keras.Input((config.input_size, config.input_size, 3), name="frames")
   x = layers.Rescaling(2.0, offset=-1.0, name="normalise", dtype=dtype)(frames)
   x = _conv_bn_relu(x, config.widths[0], 2, "stem", dtype)

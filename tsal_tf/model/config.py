@@ -18,7 +18,8 @@ class NetworkConfig:
     flow_widths: channels of the motion-field (MFE) encoder stages.
     flow_scales: number of flow scales (finest = heatmap resolution, each next one half as large).
     heatmap_decoder: how p_M is read from the heatmap logits (decoders.HEATMAP_DECODERS).
-    precision: "float32" or "bfloat16" (the landmark net's compute dtype; heads' outputs stay float32).
+    precision: "float32", "bfloat16" or "auto" (the landmark net's compute dtype; heads' outputs stay float32;
+      "auto" = bfloat16 where this machine multiplies it natively, float32 elsewhere: tsal_tf.hardware).
   """
   input_size: int = 64
   num_points: int = 68
