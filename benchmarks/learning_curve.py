@@ -8,7 +8,10 @@ Rows (each a fresh `python -m tsal_tf.train` process in its own run directory un
   tsal_steps<M>min    TSAL trained for as many steps as supervised_<M>min      (equal steps).
 A budget of M minutes becomes a step count from the throughput of a short calibration run of the same
 configuration (`calibration.json`, measured once per model kind), so the learning rate's cosine schedule ends
-exactly at the budget's last step; every row records the steps and minutes it actually trained.
+exactly at the budget's last step; every row records the steps and minutes it actually trained, and the
+machine. Minutes are machine-dependent (results/core.md, section 7): `--rates=supervised=4.963` takes a given
+throughput instead of the calibration, to train another machine's step counts. TSAL rows rescale omega's
+periods (--climb_end, --retain_end) from the config's --epochs to the row's.
 
 Each finished row holds `result.json` and is skipped on a re-run; an interrupted row resumes from its last
 checkpoint (`train --resume`) with the same plan, so a long curve can span several sessions. After the rows:
@@ -33,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 SINGLE_MODEL_FLAGS = ["--clip_length=1", "--noasync_learning", "--nosic", "--nomfds"]
 VALIDATIONS_PER_ROW = 4  # validation passes during a row (each costs a few seconds of its budget)
 CSV_HEADER = ["model", "minutes", "steps", "nme_ip", "nme_io", "auc_io", "fr_io"]
+ROW_KINDS = ("supervised", "tsal")  # the trained kinds; tsal_steps rows are tsal rows of another row's steps
 
 
 def parse_args(argv=None):
@@ -69,25 +73,44 @@ def train(run_dir, flags, log_path):
     raise SystemExit(f"training {run_dir} failed (exit {result.returncode}); log {log_path}:\n{tail}")
 
 
-def flag_values(args):
-  """{name: value} of the base flagfile's `--name=value` lines, then the extra flags (which win)."""
-  with open(os.path.join(ROOT, args.base_flags), encoding="utf-8") as f:
-    lines = [line.strip() for line in f] + [f for f in args.extra_flags.split(",") if f]
-  return dict(line[2:].split("=", 1) for line in lines if line.startswith("--") and "=" in line)
+def flag_value(args, name):
+  """A training flag's value in the rows' flags: the last `--name=value` of the base flagfile (nested flagfiles
+  expanded, paths relative to the repository root) and the extra flags, else train's default."""
+  from absl import flags
+  from tsal_tf import flag_defs  # noqa: F401  (defines the training flags and their defaults)
+  argv = [f"--flagfile={os.path.join(ROOT, args.base_flags)}"] + [f for f in args.extra_flags.split(",") if f]
+  value = flags.FLAGS[name].default
+  for arg in flags.FLAGS.read_flags_from_files(argv, force_gnu=False):
+    if arg.startswith(f"--{name}="):
+      value = arg.split("=", 1)[1]
+  return value
 
 
 def omega_flags(args, epochs):
   """--climb_end / --retain_end rescaled from the config's --epochs to a row's `epochs`, so that omega(t) (eq. 6-7)
   climbs, holds and decays over the same fractions of a row as of the configured training."""
-  values = flag_values(args)
-  scale = epochs / float(values.get("epochs", 140))
-  return [f"--climb_end={float(values.get('climb_end', 60)) * scale:g}",
-          f"--retain_end={float(values.get('retain_end', 110)) * scale:g}"]
+  scale = epochs / float(flag_value(args, "epochs"))
+  return [f"--{name}={float(flag_value(args, name)) * scale:g}" for name in ("climb_end", "retain_end")]
 
 
 def row_flags(kind, args, epochs):
   flags = [f"--flagfile={args.base_flags}"] + [f for f in args.extra_flags.split(",") if f]
   return flags + (SINGLE_MODEL_FLAGS if kind == "supervised" else omega_flags(args, epochs))
+
+
+def parse_rates(text):
+  """'supervised=4.963,tsal=2.0' -> {kind: steps per second}; a clear error for anything else."""
+  rates = {}
+  for pair in (p.strip() for p in text.split(",") if p.strip()):
+    kind, _, value = pair.partition("=")
+    try:
+      rate = float(value)
+    except ValueError:
+      rate = 0.0
+    if kind not in ROW_KINDS or rate <= 0:
+      raise SystemExit(f"--rates: {pair!r} is not <kind>=<steps per second> with kind one of {', '.join(ROW_KINDS)}")
+    rates[kind] = rate
+  return rates
 
 
 def steps_per_second(kind, args):
@@ -96,9 +119,9 @@ def steps_per_second(kind, args):
   The calibration trains 2 x calibration_steps steps with a token validation; the rate is taken from the
   difference between the two epochs' clock readings, so graph tracing and start-up are left out.
   """
-  given = dict(pair.split("=") for pair in args.rates.split(",") if pair)
+  given = parse_rates(args.rates)
   if kind in given:
-    return float(given[kind])
+    return given[kind]
   path = os.path.join(args.study_dir, "calibration.json")
   table = json.load(open(path, encoding="utf-8")) if os.path.isfile(path) else {}
   if kind in table:
@@ -157,12 +180,12 @@ def run_row(name, kind, steps, args):
   else:
     per_epoch = max(1, math.ceil(steps / VALIDATIONS_PER_ROW))
     plan = {"kind": kind, "epochs": VALIDATIONS_PER_ROW, "steps_per_epoch": per_epoch,
-            "steps": VALIDATIONS_PER_ROW * per_epoch}
+            "steps": VALIDATIONS_PER_ROW * per_epoch, "flags": row_flags(kind, args, VALIDATIONS_PER_ROW)}
     atomic_write_json(plan_path, plan)
   resume = os.path.isdir(os.path.join(run_dir, "checkpoints"))
   print(f"[{name}] {'resuming' if resume else 'training'}: {plan['steps']} steps "
         f"({plan['epochs']} x {plan['steps_per_epoch']})", flush=True)
-  flags = row_flags(kind, args, plan["epochs"]) + [
+  flags = plan.get("flags", row_flags(kind, args, plan["epochs"])) + [
       f"--epochs={plan['epochs']}", f"--steps_per_epoch={plan['steps_per_epoch']}",
       f"--checkpoint_every={plan['steps_per_epoch']}", "--verbose=2"]
   train(run_dir, flags + (["--resume"] if resume else []), os.path.join(run_dir, "train.log"))

@@ -36,10 +36,23 @@ def test_omega_periods_scale_with_the_row(tmp_path):
                                                            "--retain_end=3.6"]
 
 
-def test_given_rates_replace_the_calibration(tmp_path):
+def test_nested_flagfiles_are_followed(tmp_path):
+  (tmp_path / "base.flags").write_text("--epochs=10\n--climb_end=3\n--retain_end=8\n")
+  (tmp_path / "top.flags").write_text(f"--flagfile={tmp_path / 'base.flags'}\n--mu=0.5\n")
+  args = learning_curve.parse_args([f"--base_flags={tmp_path / 'top.flags'}"])
+  assert learning_curve.omega_flags(args, 4) == ["--climb_end=1.2", "--retain_end=3.2"]
+
+
+def test_given_rates_replace_the_calibration(tmp_path, monkeypatch):
+  def no_training(*unused):
+    raise AssertionError("a calibration run started")
+  monkeypatch.setattr(learning_curve, "train", no_training)
   args = learning_curve.parse_args(["--rates=supervised=4.963", f"--study_dir={tmp_path}"])
   assert learning_curve.steps_per_second("supervised", args) == 4.963
-  assert not os.listdir(tmp_path)  # nothing trained, no calibration.json
+  assert not os.listdir(tmp_path)  # no calibration.json
+  for bad in ("supervised", "supervized=4.9", "tsal=0", "tsal=fast"):
+    with pytest.raises(SystemExit, match="--rates"):
+      learning_curve.parse_rates(bad)
 
 
 @pytest.mark.slow

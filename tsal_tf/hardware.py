@@ -4,7 +4,9 @@ bfloat16 pays only where the hardware multiplies it natively: an accelerator, or
 AVX512-BF16. On other CPUs (AVX2 only, e.g. many AMD EPYC and older Intel parts) every bfloat16 op is
 converted in software, and the default network's step is several times slower than in float32
 (results/core.md, section 7). `resolve_precision("auto")` picks bfloat16 where it is native and float32
-elsewhere; an explicit `bfloat16` on such a CPU is kept, with a warning.
+elsewhere; an explicit `bfloat16` on such a CPU is kept, with a warning. Linux only: elsewhere (no
+/proc/cpuinfo) auto picks float32 on a CPU. The timings behind the rule are TensorFlow's (oneDNN); XLA's CPU
+bfloat16 under KERAS_BACKEND=jax is unmeasured.
 """
 
 import functools
@@ -79,7 +81,9 @@ def _warn_emulated_bfloat16():
 
 
 def describe():
-  """'AMD EPYC, 2 cores, bfloat16 emulated' (the machine line of benchmark reports)."""
+  """'AMD EPYC, 2 cores, bfloat16 emulated' (the machine line of benchmark reports; ', GPU' with one)."""
   model, cpu_flags = cpu_info()
-  native = native_bfloat16(cpu_flags, has_accelerator())
-  return f"{model}, {os.cpu_count()} cores, bfloat16 {'native' if native else 'emulated'}"
+  accelerator = has_accelerator()
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  return (f"{model}, {cores} cores{', GPU' if accelerator else ''}, "
+          f"bfloat16 {'native' if native_bfloat16(cpu_flags, accelerator) else 'emulated'}")

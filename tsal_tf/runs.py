@@ -1,5 +1,6 @@
 """Reading a training run directory: its saved flags, network config and checkpointed networks."""
 
+import dataclasses
 import os
 
 
@@ -34,17 +35,20 @@ def network_config_from(run_flags):
                        precision=run_flags.get("precision", "float32"))
 
 
-def load_networks(run_dir, checkpoint=None):
+def load_networks(run_dir, checkpoint=None, precision=None):
   """(teacher, student, run_flags) restored from a run's checkpoint (the latest unless `checkpoint` names one).
 
   A run without asynchronous learning trained a single model, the student: its `teacher` is that student.
-  Runs of either backend load under either backend (tsal_tf.checkpoints).
+  Runs of either backend load under either backend (tsal_tf.checkpoints). `precision` replaces the run's
+  compute precision (the weights are float32 under every precision).
   """
   from tsal_tf import checkpoints
   from tsal_tf.model import network
   run_flags = read_run_flags(run_dir)
   single_model = run_flags.get("async_learning") == "false"
   config = network_config_from(run_flags)
+  if precision is not None:
+    config = dataclasses.replace(config, precision=precision)
   path = checkpoint or checkpoints.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
   if path is None:
     raise FileNotFoundError(f"{run_dir}: no checkpoints/ckpt-<step>.npz to load (has the run trained a step?)")

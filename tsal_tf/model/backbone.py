@@ -6,10 +6,10 @@ to the heatmap resolution S / heatmap_stride. Under TensorFlow, BatchNorm is `sy
 tf.distribute strategy the batch statistics are reduced over all replicas, so a step on R replicas equals a
 step on one device with the whole batch (tests/test_distribution.py).
 
-With `precision="bfloat16"` (or "auto" where the hardware has native bfloat16, tsal_tf.hardware) every layer but the heads' output convs computes in bfloat16 (Keras'
-"mixed_bfloat16" policy: float32 variables, BatchNorm statistics in float32); the output convs and so the
-logits, offsets and every loss stay float32. On CPUs with AMX / AVX512-BF16 (and on GPUs) the step is ~1.5x
-faster (results/core.md).
+With `precision="bfloat16"` (or "auto" where the hardware has native bfloat16: tsal_tf.hardware) every layer
+but the heads' output convs computes in bfloat16 (Keras' "mixed_bfloat16" policy: float32 variables, BatchNorm
+statistics in float32); the output convs and so the logits, offsets and every loss stay float32. On CPUs with
+AMX / AVX512-BF16 (and on GPUs) the step is ~1.5x faster, on other CPUs ~8x slower (results/core.md).
 """
 
 import keras
