@@ -36,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 SINGLE_MODEL_FLAGS = ["--clip_length=1", "--noasync_learning", "--nosic", "--nomfds"]
 VALIDATIONS_PER_ROW = 4  # validation passes during a row (each costs a few seconds of its budget)
 CSV_HEADER = ["model", "minutes", "steps", "nme_ip", "nme_io", "auc_io", "fr_io"]
+TRAIN_DEFAULTS = {"epochs": 140, "climb_end": 60, "retain_end": 110}  # as in tsal_tf/flag_defs.py
 ROW_KINDS = ("supervised", "tsal")  # the trained kinds; tsal_steps rows are tsal rows of another row's steps
 
 
@@ -77,10 +78,11 @@ def flag_value(args, name):
   """A training flag's value in the rows' flags: the last `--name=value` of the base flagfile (nested flagfiles
   expanded, paths relative to the repository root) and the extra flags, else train's default."""
   from absl import flags
-  from tsal_tf import flag_defs  # noqa: F401  (defines the training flags and their defaults)
   argv = [f"--flagfile={os.path.join(ROOT, args.base_flags)}"] + [f for f in args.extra_flags.split(",") if f]
-  value = flags.FLAGS[name].default
-  for arg in flags.FLAGS.read_flags_from_files(argv, force_gnu=False):
+  value = TRAIN_DEFAULTS[name]
+  # A FlagValues of its own: expanding flagfiles needs no flag definitions, and defining train's flags here
+  # would clash with those of other tools imported in the same process.
+  for arg in flags.FlagValues().read_flags_from_files(argv, force_gnu=False):
     if arg.startswith(f"--{name}="):
       value = arg.split("=", 1)[1]
   return value

@@ -36,6 +36,14 @@ def test_omega_periods_scale_with_the_row(tmp_path):
                                                            "--retain_end=3.6"]
 
 
+def test_omega_fallbacks_are_train_defaults():
+  script = ("import json; from absl import flags; from tsal_tf import flag_defs; "
+            f"print(json.dumps({{n: flags.FLAGS[n].default for n in {sorted(learning_curve.TRAIN_DEFAULTS)}}}))")
+  # A process of its own: train's flags would clash with the export flags other tests define in this one.
+  result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+  assert __import__("json").loads(result.stdout) == learning_curve.TRAIN_DEFAULTS
+
+
 def test_nested_flagfiles_are_followed(tmp_path):
   (tmp_path / "base.flags").write_text("--epochs=10\n--climb_end=3\n--retain_end=8\n")
   (tmp_path / "top.flags").write_text(f"--flagfile={tmp_path / 'base.flags'}\n--mu=0.5\n")
