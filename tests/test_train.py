@@ -80,6 +80,15 @@ def test_existing_run_without_resume_is_refused(tmp_path):
   assert result.returncode != 0 and "pass --resume" in result.stdout + result.stderr
 
 
+def test_partially_labeled_run_lists_its_labeled_clips(tmp_path):
+  result = _train(tmp_path / "run", "--label_fraction=0.25", "--label_seed=1", "--epochs=1", "--steps_per_epoch=2")
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert "training 32 examples (8 labeled)" in result.stdout
+  from tsal_tf.data import sources
+  expected = [f"clip {i}" for i in np.flatnonzero(sources.choose_labeled(32, 0.25, seed=1))]
+  assert (tmp_path / "run" / "labeled.txt").read_text().splitlines() == expected
+
+
 def test_nan_loss_stops_with_step_and_term(tmp_path):
   result = _train(tmp_path / "run", "--learning_rate=1e38", "--epochs=1", "--steps_per_epoch=3",
                   "--checkpoint_every=1")

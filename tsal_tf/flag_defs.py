@@ -20,6 +20,11 @@ flags.DEFINE_integer("val_count", 64, "Validation faces (synthetic) or at most t
 flags.DEFINE_integer("val_clip_count", 32, "Validation clips for the tracking NME.")
 flags.DEFINE_integer("label_stride", 10, "One labeled frame in this many (300VW / list data).")
 flags.DEFINE_integer("frame_step", 1, "Spacing of the clip's frames in real videos.")
+flags.DEFINE_float("label_fraction", 1.0, "Keep the frame-0 labels of this seeded fraction of the training clips; "
+                   "the others train through the unsupervised and pseudo-label terms, tracked from the teacher's "
+                   "detection (single frames: left out). The labeled ones are listed in <run_dir>/labeled.txt.",
+                   lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the same in every row of a study).")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
 flags.DEFINE_float("occluder_prob", 0.3, "Probability that a moving occluder crosses a clip made from a still.")
 flags.DEFINE_float("label_x_offset", 0.0, "How far right of the point it marks an annotation sits, as a fraction of "

@@ -19,19 +19,28 @@ def gaussian_heatmaps(points, height, width, sigma):
   return ops.exp(-((xs - px) ** 2 + (ys - py) ** 2) / (2.0 * sigma * sigma))
 
 
-def heatmap_mse(predicted, target, foreground_weight=0.0):
+def example_mean(values, weights=None):
+  """Mean of values [B, ...]; with example weights [B] (1 = labeled, 0 = not), the weighted mean of the
+  examples' means, sum_b w_b mean(values_b) / max(sum_b w_b, 1e-6): 0 when no example has weight."""
+  if weights is None:
+    return ops.mean(values)
+  per_example = ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+  return ops.sum(weights * per_example) / ops.maximum(ops.sum(weights), 1e-6)
+
+
+def heatmap_mse(predicted, target, foreground_weight=0.0, weights=None):
   """The paper's l_M: mean over all elements of w * (H - H*)^2 (Dong et al.'s heatmap regression).
 
   w = 1 + foreground_weight * [H* > 0.1] up-weights the few pixels near each landmark (the weighted loss map
-  of Adaptive Wing); foreground_weight = 0 is plain MSE.
+  of Adaptive Wing); foreground_weight = 0 is plain MSE. `weights` [B]: see `example_mean`.
   """
   predicted = ops.convert_to_tensor(predicted)
   target = ops.stop_gradient(ops.cast(target, predicted.dtype))
   weight = 1.0 + foreground_weight * ops.cast(target > 0.1, predicted.dtype)
-  return ops.mean(weight * ops.square(predicted - target))
+  return example_mean(weight * ops.square(predicted - target), weights)
 
 
-def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5):
+def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=None):
   """LHR loss on heatmap logits [..., h, w, N] for target points [..., N, 2] (heatmap pixels):
 
     KL(q_n || softmax(logits_n)) + integral_weight * mean |soft_argmax(logits) - points|,
@@ -40,7 +49,7 @@ def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5):
   The KL (cross-entropy minus the target's entropy, so 0 at the optimum) shapes each map into one peak at
   the landmark; the integral L1 (Sun et al., ECCV 2018) pulls the distribution's mean, the soft-argmax that
   `decoders.decode_lhr` reads out, onto the point, and keeps gradients alive where the target Gaussian does
-  not overlap the prediction yet. Mean over landmarks and batch.
+  not overlap the prediction yet. Mean over landmarks and batch (`weights` [B]: see `example_mean`).
   """
   logits = ops.convert_to_tensor(logits)
   points = ops.stop_gradient(ops.cast(points, "float32"))
@@ -50,30 +59,35 @@ def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5):
   target = target / ops.sum(target, axis=(-3, -2), keepdims=True)
   log_p = decoders.spatial_log_softmax(logits)
   kl = ops.sum(target * (ops.log(target + 1e-12) - log_p), axis=(-3, -2))
-  integral = ops.mean(ops.abs(decoders.soft_argmax(logits) - points))
-  return ops.mean(kl) + integral_weight * integral
+  integral = ops.abs(decoders.soft_argmax(logits) - points)
+  return example_mean(kl, weights) + integral_weight * example_mean(integral, weights)
 
 
-def heatmap_loss(heatmaps, points, config):
+def heatmap_loss(heatmaps, points, config, weights=None):
   """l_M between heatmaps [..., h, w, N] and points [..., N, 2] with the loss of `config` (ObjectiveConfig):
-  "softmax" (`heatmap_softmax_loss`) or "mse" (the paper's, `heatmap_mse` on rendered Gaussians)."""
+  "softmax" (`heatmap_softmax_loss`) or "mse" (the paper's, `heatmap_mse` on rendered Gaussians).
+  `weights` [B]: per-example weights of the leading axis (`example_mean`)."""
   if config.heatmap_loss == "softmax":
-    return heatmap_softmax_loss(heatmaps, points, config.heatmap_sigma, config.integral_weight)
+    return heatmap_softmax_loss(heatmaps, points, config.heatmap_sigma, config.integral_weight, weights)
   height, width = heatmaps.shape[-3], heatmaps.shape[-2]
   target = gaussian_heatmaps(ops.stop_gradient(points), height, width, config.heatmap_sigma)
-  return heatmap_mse(heatmaps, target, config.foreground_weight)
+  return heatmap_mse(heatmaps, target, config.foreground_weight, weights)
 
 
-def centre_focal_loss(logits, target):
-  """CenterNet focal loss on the face-centre map (alpha 2, beta 4), normalised by the number of peaks.
+def centre_focal_loss(logits, target, weights=None):
+  """CenterNet focal loss on the face-centre maps [B, h, w, 1] (alpha 2, beta 4), normalised by the peaks:
 
     L = -1/P * sum[ y==1: (1-p)^2 log p ;  y<1: (1-y)^4 p^2 log(1-p) ],  p = sigmoid(logits).
-  `target` has value exactly 1 at each centre pixel (P of them) and a Gaussian around it.
+  `target` has value exactly 1 at each centre pixel (P of them) and a Gaussian around it. With example
+  weights w [B], each map's sum is weighted by w_b and P counts the weighted peaks.
   """
   p = ops.clip(ops.sigmoid(logits), 1e-6, 1.0 - 1e-6)
   positive = ops.cast(target >= 1.0, "float32")
   pos_term = positive * ops.square(1.0 - p) * ops.log(p)
   neg_term = (1.0 - positive) * ops.power(1.0 - target, 4.0) * ops.square(p) * ops.log(1.0 - p)
+  if weights is not None:
+    weights = ops.reshape(weights, (-1, 1, 1, 1))
+    pos_term, neg_term, positive = weights * pos_term, weights * neg_term, weights * positive
   return -ops.sum(pos_term + neg_term) / ops.maximum(ops.sum(positive), 1.0)
 
 
@@ -95,18 +109,20 @@ def centre_target(points, height, width, sigma_scale=0.1):
   return ops.expand_dims(heat, -1), index, points - ops.expand_dims(centre, 1)
 
 
-def offset_l1(offsets, centre_index, target_offsets):
+def offset_l1(offsets, centre_index, target_offsets, weights=None):
   """CenterNet offset regression: mean |O[c] - (p - c)| / offset_scale at the true centre pixel c."""
   scale = decoders.offset_scale(offsets.shape[1])
   predicted = decoders.offsets_at(offsets, centre_index)
-  return ops.mean(ops.abs(predicted - ops.stop_gradient(target_offsets))) / scale
+  return example_mean(ops.abs(predicted - ops.stop_gradient(target_offsets)), weights) / scale
 
 
-def clor_loss(centre_logits, offsets, points, sigma_scale=0.1, offset_weight=1.0):
-  """l_C(C, O) = focal(C) + offset_weight * L1(O) for labeled frames [B, ...] with landmarks [B, N, 2]."""
+def clor_loss(centre_logits, offsets, points, sigma_scale=0.1, offset_weight=1.0, weights=None):
+  """l_C(C, O) = focal(C) + offset_weight * L1(O) for frames [B, ...] with landmarks [B, N, 2]; example
+  weights [B] (1 = labeled) leave the unlabeled frames out."""
   height, width = centre_logits.shape[1], centre_logits.shape[2]
   heat, index, target_offsets = centre_target(points, height, width, sigma_scale)
-  return centre_focal_loss(centre_logits, heat) + offset_weight * offset_l1(offsets, index, target_offsets)
+  return (centre_focal_loss(centre_logits, heat, weights)
+          + offset_weight * offset_l1(offsets, index, target_offsets, weights))
 
 
 def charbonnier(x, epsilon=1e-3, alpha=0.45):

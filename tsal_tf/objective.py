@@ -47,7 +47,8 @@ def decode_all(outputs, decoder="soft_argmax"):
   return unflat(p_m), unflat(p_c), unflat(offsets)
 
 
-def network_objective(outputs, frames, labels, omega, role, config, decoder="soft_argmax"):
+def network_objective(outputs, frames, labels, omega, role, config, decoder="soft_argmax", labeled=None,
+                      guide=None):
   """Loss terms of one network on a batch of clips.
 
   Args:
@@ -58,6 +59,10 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
     role: "teacher" (eq. 4 targets) or "student" (eq. 5 targets).
     config: ObjectiveConfig.
     decoder: the network's heatmap decoder (NetworkConfig.heatmap_decoder), for the p_M of L_D.
+    labeled: [B] 1 where frame 0 carries its label, 0 where not (None: every clip is labeled). l_M and l_C
+      average over the labeled clips only; an unlabeled clip trains through l_E, L_I, L_D and L_d.
+    guide: [B, N, 2] where tracking starts (the pseudo-labels' phi(V, guide)); None: the labels. For a
+      partially labeled batch the caller passes the labels where labeled and a detection elsewhere.
 
   Returns:
     dict of scalar terms: l_M, l_C, l_E, L_I, L_D, L_d (weighted by their config weights), total, and
@@ -65,9 +70,9 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
   """
   heatmaps = outputs["heatmaps"]
   terms = {}
-  terms["l_M"] = config.heatmap_weight * losses.heatmap_loss(heatmaps[:, 0], labels, config)
+  terms["l_M"] = config.heatmap_weight * losses.heatmap_loss(heatmaps[:, 0], labels, config, labeled)
   terms["l_C"] = config.clor_weight * losses.clor_loss(outputs["centre"][:, 0], outputs["offsets"][:, 0], labels,
-                                                       offset_weight=config.offset_weight)
+                                                       offset_weight=config.offset_weight, weights=labeled)
   flows = outputs["flows"]
   p_m, p_c, offsets = decode_all(outputs, decoder)
   zero = ops.zeros(())
@@ -77,7 +82,7 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
   terms["L_D"] = (config.mfds_weight * losses.motion_deviation_loss(flows[0], p_m[:, 0], p_m[:, -1])
                   if config.mfds and flows else zero)
   if flows:
-    tracked = decoders.track(flows[0], labels)[:, 1:]
+    tracked = decoders.track(flows[0], labels if guide is None else ops.stop_gradient(guide))[:, 1:]
     pseudo = tracked if role == "teacher" else losses.student_target(tracked, p_c[:, 1:], config.mu)
     terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config)
   else:

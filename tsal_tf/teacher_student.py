@@ -78,16 +78,31 @@ class TeacherStudent(keras.Model):
             "optimizer": self.optimizer.variables, "queue": self.queue.variables}
 
   def inputs_of(self, batch):
-    """Frames [B, K, S, S, 3] in [0, 1] and the frame-0 labels [B, N, 2] in heatmap coordinates."""
+    """Frames [B, K, S, S, 3] in [0, 1], the frame-0 labels [B, N, 2] in heatmap coordinates (0 where a clip is
+    unlabeled, so that no NaN of a missing annotation reaches a loss) and labeled [B] (1.0 or 0.0)."""
     frames = ops.cast(batch["frames"], "float32") / 255.0
-    return frames, decoders.to_heatmap_coords(batch["landmarks"][:, 0], self.net_config.heatmap_stride)
+    labeled = ops.cast(batch["labeled"][:, 0], "float32")
+    labels = decoders.to_heatmap_coords(batch["landmarks"][:, 0], self.net_config.heatmap_stride)
+    return frames, ops.where(ops.reshape(labeled, (-1, 1, 1)) > 0, labels, 0.0), labeled
+
+  def tracking_guide(self, outputs, labels, labeled):
+    """Where the pseudo-labels' tracking starts, [B, N, 2]: the label of a labeled clip, otherwise the frame-0
+    detection p_M(0) of the evaluated network (the teacher with asynchronous learning), stop-gradient.
+
+    outputs: {role: outputs of that network on the batch}. None for single frames (nothing is tracked).
+    """
+    heatmaps = outputs["teacher" if self.async_learning else "student"]["heatmaps"]
+    if heatmaps.shape[1] == 1:
+      return None
+    detected, _ = decoders.decode_lhr(heatmaps[:, 0], self.net_config.heatmap_decoder)
+    return ops.where(ops.reshape(labeled, (-1, 1, 1)) > 0, labels, ops.stop_gradient(detected))
 
   def omega_at(self, step):
     return losses.omega(ops.cast(step, "float32") / float(self.steps_per_epoch), *self.omega_epochs)
 
-  def role_terms(self, role, net, outputs, frames, labels, omega):
+  def role_terms(self, role, net, outputs, frames, labels, labeled, guide, omega):
     return objective.network_objective(outputs, frames, labels, omega, role, self.objective_config,
-                                       net.config.heatmap_decoder)
+                                       net.config.heatmap_decoder, labeled, guide)
 
   def train_step(self, *args):
     if keras.backend.backend() == "jax":

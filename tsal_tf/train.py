@@ -72,6 +72,7 @@ def run():
   from tsal_tf import experiment
   from tsal_tf import teacher_student
   from tsal_tf.io_utils import atomic_write_json
+  from tsal_tf.io_utils import atomic_write_text
 
   backend = keras.backend.backend()
   if backend not in ("tensorflow", "jax"):
@@ -89,10 +90,12 @@ def run():
   data = experiment.build_data()
   net_config = experiment.network_config(data.scheme.num_points)
   experiment.save_flags(run_dir, data.scheme.num_points)
+  atomic_write_text(os.path.join(run_dir, "labeled.txt"), "".join(f"{name}\n" for name in data.labeled_names))
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   total = FLAGS.epochs * steps_per_epoch
-  print(f"training {len(data.train)} examples, {FLAGS.epochs} epochs of {steps_per_epoch} steps, Keras backend "
-        f"{backend}, precision {hardware.resolve_precision(net_config.precision)}, run directory {run_dir}", flush=True)
+  print(f"training {len(data.train)} examples ({len(data.labeled_names)} labeled), {FLAGS.epochs} epochs of "
+        f"{steps_per_epoch} steps, Keras backend {backend}, precision "
+        f"{hardware.resolve_precision(net_config.precision)}, run directory {run_dir}", flush=True)
 
   with scope:
     model = teacher_student.TeacherStudent(

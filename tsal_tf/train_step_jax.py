@@ -19,19 +19,21 @@ def _values_of(values, variables, wanted):
 def train_step(model, state, batch):
   """One TSAL step: (logs, new state) from state = (trainable, non_trainable, optimizer, metrics) values."""
   trainable, non_trainable, optimizer_values, metrics_values = state
-  frames, labels = model.inputs_of(batch)
+  frames, labels, labeled = model.inputs_of(batch)
   step = _values_of(optimizer_values, model.optimizer.variables, [model.optimizer.iterations])[0]
   omega = model.omega_at(step)
 
   def total_loss(trainable_values):
-    total, logs, updates = 0.0, {}, {}
+    total, logs, updates, outputs = 0.0, {}, {}, {}
     for role, net in model.roles():
-      outputs, net_non_trainable = net.stateless_call(
+      outputs[role], net_non_trainable = net.stateless_call(
           _values_of(trainable_values, model.trainable_variables, net.trainable_variables),
           _values_of(non_trainable, model.non_trainable_variables, net.non_trainable_variables), frames,
           training=True)
       updates.update({id(v): value for v, value in zip(net.non_trainable_variables, net_non_trainable)})
-      terms = model.role_terms(role, net, outputs, frames, labels, omega)
+    guide = model.tracking_guide(outputs, labels, labeled)
+    for role, net in model.roles():
+      terms = model.role_terms(role, net, outputs[role], frames, labels, labeled, guide, omega)
       total = total + terms["total"]
       logs.update({f"{role}/{k}": v for k, v in terms.items()})
     return total, (logs, updates)

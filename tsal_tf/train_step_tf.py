@@ -5,7 +5,7 @@ import tensorflow as tf
 
 def train_step(model, batch):
   """One TSAL step (see teacher_student): Adam on L^S + L^R, then eq. 8; returns the logs."""
-  frames, labels = model.inputs_of(batch)
+  frames, labels, labeled = model.inputs_of(batch)
   strategy = tf.distribute.get_strategy()
   step = model.optimizer.iterations
   omega = model.omega_at(step)
@@ -14,8 +14,10 @@ def train_step(model, batch):
   single_frames = frames.shape[1] == 1
   variables, total = [], 0.0
   with tf.GradientTape() as tape:
+    outputs = {role: net(frames, training=True) for role, net in model.roles()}
+    guide = model.tracking_guide(outputs, labels, labeled)
     for role, net in model.roles():
-      terms = model.role_terms(role, net, net(frames, training=True), frames, labels, omega)
+      terms = model.role_terms(role, net, outputs[role], frames, labels, labeled, guide, omega)
       logs.update({f"{role}/{k}": v for k, v in terms.items()})
       total += terms["total"]
       variables += net.landmark_net.trainable_variables if single_frames else net.trainable_variables

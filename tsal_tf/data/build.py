@@ -37,6 +37,9 @@ class DataConfig:
     label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side;
       flips keep it (augment.AugmentConfig).
     skip_bad: skip malformed annotations (reported) instead of stopping.
+    label_fraction, label_seed: keep the frame-0 labels of a seeded fraction of the training clips only
+      (sources.choose_labeled); the other clips train through the unsupervised and pseudo-label terms. With
+      single frames (clip_length 1) nothing can be learned from an unlabeled clip, so those are left out.
   """
   data: str = "synthetic"
   train_dirs: tuple = ()
@@ -53,6 +56,8 @@ class DataConfig:
   occluder_prob: float = 0.3
   label_x_offset: float = 0.0
   skip_bad: bool = False
+  label_fraction: float = 1.0
+  label_seed: int = 0
 
 
 def _stack(source, count, key_image, key_points):
@@ -114,10 +119,32 @@ def _training_source(config):
                                  config.frame_step), scheme
 
 
+def _example_names(source):
+  """A name per training example: the image path of a face, '<video>:<frame>' of a video clip, else its index."""
+  if hasattr(source, "samples"):
+    return [sample.image_path for sample in source.samples]
+  if hasattr(source, "starts"):
+    return [f"{video}:{start}" for video, start in source.starts]
+  return [f"clip {i}" for i in range(len(source))]
+
+
+def _partially_labeled(train, config):
+  """(source, names of the labeled examples) under config.label_fraction."""
+  names = _example_names(train)
+  if config.label_fraction >= 1.0:
+    return train, names
+  labeled = sources.choose_labeled(len(train), config.label_fraction, config.label_seed)
+  names = [name for name, keep in zip(names, labeled) if keep]
+  if config.clip_length == 1:
+    return sources.SubsetSource(train, np.flatnonzero(labeled)), names
+  return sources.PartiallyLabeledSource(train, labeled), names
+
+
 def build_data(config):
   """Training source, validation arrays and landmark scheme of a DataConfig.
 
-  Returns a namespace: train (a sources.Source), scheme (its point count, 68 for iBUG or 19 for AFLW, sizes
+  Returns a namespace: train (a sources.Source), labeled_names (the training examples that keep their
+  label), scheme (its point count, 68 for iBUG or 19 for AFLW, sizes
   the network), val_images uint8 [M, S, S, 3] and val_landmarks [M, N, 2], val_subsets (folder of each face,
   or None), val_clip_frames [C, K', S, S, 3] and val_clip_landmarks [C, K', N, 2] (K' = max(K, 2), or None).
   """
@@ -126,6 +153,7 @@ def build_data(config):
   if len(train) == 0:
     raise ValueError(f"no training clips from --data={config.data} (clip_length {k}, label_stride "
                      f"{config.label_stride}): check the data paths")
+  train, labeled_names = _partially_labeled(train, config)
 
   val_k = max(k, 2)  # validation tracks through clips of at least two frames, also for single-frame training
   if config.val_dirs:
@@ -142,5 +170,6 @@ def build_data(config):
     subsets = None
   count = min(config.val_clip_count, len(clip_source))
   clip_frames, clip_landmarks = _stack(clip_source, count, "frames", "landmarks") if count else (None, None)
-  return types.SimpleNamespace(train=train, scheme=scheme, val_images=images, val_landmarks=landmarks,
-                               val_subsets=subsets, val_clip_frames=clip_frames, val_clip_landmarks=clip_landmarks)
+  return types.SimpleNamespace(train=train, labeled_names=labeled_names, scheme=scheme, val_images=images,
+                               val_landmarks=landmarks, val_subsets=subsets, val_clip_frames=clip_frames,
+                               val_clip_landmarks=clip_landmarks)

@@ -139,6 +139,54 @@ class VideoClipSource(Source):
     return _clip_dict(clip)
 
 
+def choose_labeled(count, fraction, seed):
+  """A seeded choice of round(fraction * count) (at least 1) of `count` examples: bool mask [count].
+
+  The choice depends on (count, fraction, seed) only, so every row of a study that passes the same
+  --label_fraction and --label_seed labels the same faces.
+  """
+  if not 0.0 < fraction <= 1.0:
+    raise ValueError(f"label fraction {fraction} is not in (0, 1]")
+  mask = np.zeros(count, bool)
+  mask[np.random.default_rng([seed, count]).permutation(count)[:max(1, round(fraction * count))]] = True
+  return mask
+
+
+class PartiallyLabeledSource(Source):
+  """A clip source where only the examples of `labeled` [len(source)] keep their frame-0 label.
+
+  An unlabeled example still yields its clip (and its ground truth, for evaluation only); its `labeled` flag is
+  False for every frame, so a trainer uses it through the unsupervised and pseudo-label terms alone.
+  """
+
+  def __init__(self, source, labeled):
+    if len(labeled) != len(source):
+      raise ValueError(f"label mask of {len(labeled)} for a source of {len(source)} examples")
+    self.source, self.labeled = source, np.asarray(labeled, bool)
+
+  def __len__(self):
+    return len(self.source)
+
+  def example(self, index, seed=0):
+    example = self.source.example(index, seed)
+    if not self.labeled[index]:
+      example["labeled"] = np.zeros_like(example["labeled"])
+    return example
+
+
+class SubsetSource(Source):
+  """The examples `indices` of a source, in that order."""
+
+  def __init__(self, source, indices):
+    self.source, self.indices = source, [int(i) for i in indices]
+
+  def __len__(self):
+    return len(self.indices)
+
+  def example(self, index, seed=0):
+    return self.source.example(self.indices[index], seed)
+
+
 def check_scheme(samples, scheme):
   """Raise ValueError naming the first sample whose landmark count differs from the scheme's."""
   for sample in samples:

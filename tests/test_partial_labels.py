@@ -1,0 +1,131 @@
+"""Partially labeled training (--label_fraction): the seeded choice, the sources, the masked objective."""
+
+import os
+
+import numpy as np
+import pytest
+from keras import ops
+
+from tsal_tf import losses
+from tsal_tf import objective
+from tsal_tf.data import build
+from tsal_tf.data import sources
+from tsal_tf.model import decoders
+from tsal_tf.model.config import NetworkConfig
+from tsal_tf.objective import ObjectiveConfig
+from tsal_tf.teacher_student import TeacherStudent
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "..", "shared", "data")
+
+
+def _np(x):
+  return ops.convert_to_numpy(x)
+
+
+def test_choose_labeled_is_a_seeded_fraction():
+  mask = sources.choose_labeled(1675, 0.1, seed=0)
+  assert mask.dtype == bool and mask.shape == (1675,) and mask.sum() == 168
+  np.testing.assert_array_equal(mask, sources.choose_labeled(1675, 0.1, seed=0))
+  assert (mask != sources.choose_labeled(1675, 0.1, seed=1)).any()
+  assert sources.choose_labeled(10, 0.01, seed=0).sum() == 1  # at least one labeled face
+  with pytest.raises(ValueError, match="not in"):
+    sources.choose_labeled(10, 0.0, seed=0)
+
+
+def _config(**overrides):
+  return build.DataConfig(data="300w_clips", train_dirs=(os.path.join(DATA, "300w_lfpw_train"),),
+                          val_dirs=(os.path.join(DATA, "300w_lfpw_test"),), val_count=2, val_clip_count=0,
+                          input_size=32, **overrides)
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="needs ../shared/data")
+def test_unlabeled_faces_become_clips_without_a_label_and_single_frames_leave_them_out():
+  full = build.build_data(_config(clip_length=2))
+  partial = build.build_data(_config(clip_length=2, label_fraction=0.25, label_seed=3))
+  mask = sources.choose_labeled(len(full.train), 0.25, seed=3)
+  assert len(partial.train) == len(full.train) and len(partial.labeled_names) == mask.sum()
+  assert partial.labeled_names == [s.image_path for s, keep in zip(full.train.samples, mask) if keep]
+  unlabeled, labeled = int(np.flatnonzero(~mask)[0]), int(np.flatnonzero(mask)[0])
+  example = partial.train.example(unlabeled, seed=5)
+  assert not example["labeled"].any()
+  # The clip itself (frames, and the ground truth kept for evaluation) is the fully labeled run's clip.
+  reference = full.train.example(unlabeled, seed=5)
+  np.testing.assert_array_equal(example["frames"], reference["frames"])
+  np.testing.assert_array_equal(example["landmarks"], reference["landmarks"])
+  np.testing.assert_array_equal(partial.train.example(labeled, seed=5)["labeled"], [True, False])
+
+  single = build.build_data(_config(clip_length=1, label_fraction=0.25, label_seed=3))
+  assert len(single.train) == mask.sum() and single.labeled_names == partial.labeled_names
+  every_face = build.build_data(_config(clip_length=1)).train
+  np.testing.assert_array_equal(single.train.example(0, seed=5)["frames"],
+                                every_face.example(labeled, seed=5)["frames"])
+
+
+def test_weighted_losses_equal_the_losses_of_the_labeled_examples():
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(3, 8, 8, 5)).astype(np.float32)
+  points = rng.uniform(1, 6, size=(3, 5, 2)).astype(np.float32)
+  weights = np.array([1.0, 0.0, 1.0], np.float32)
+  keep = [0, 2]
+  for config in (ObjectiveConfig(heatmap_loss="softmax", integral_weight=8.0),
+                 ObjectiveConfig(heatmap_loss="mse", foreground_weight=10.0)):
+    assert float(losses.heatmap_loss(logits, points, config, weights)) == pytest.approx(
+        float(losses.heatmap_loss(logits[keep], points[keep], config)), rel=1e-5)
+    assert float(losses.heatmap_loss(logits, points, config, np.ones(3, np.float32))) == pytest.approx(
+        float(losses.heatmap_loss(logits, points, config)), rel=1e-5)
+  centre = rng.normal(size=(3, 8, 8, 1)).astype(np.float32)
+  offsets = rng.normal(size=(3, 8, 8, 10)).astype(np.float32)
+  assert float(losses.clor_loss(centre, offsets, points, weights=weights)) == pytest.approx(
+      float(losses.clor_loss(centre[keep], offsets[keep], points[keep])), rel=1e-5)
+  assert float(losses.heatmap_loss(logits, points, ObjectiveConfig(), np.zeros(3, np.float32))) == 0.0
+
+
+def test_unlabeled_clips_track_from_the_guide_and_skip_the_supervised_terms():
+  rng = np.random.default_rng(1)
+  batch, frames_per_clip, size, n = 2, 3, 8, 4
+  outputs = {"heatmaps": rng.normal(size=(batch, frames_per_clip, size, size, n)).astype(np.float32),
+             "centre": rng.normal(size=(batch, frames_per_clip, size, size, 1)).astype(np.float32),
+             "offsets": rng.normal(size=(batch, frames_per_clip, size, size, 2 * n)).astype(np.float32),
+             "flows": [rng.normal(0, 0.5, size=(batch, frames_per_clip - 1, size, size, 2)).astype(np.float32)]}
+  frames = rng.uniform(size=(batch, frames_per_clip, size, size, 3)).astype(np.float32)
+  labels = rng.uniform(2, 5, size=(batch, n, 2)).astype(np.float32)
+  guide = rng.uniform(2, 5, size=(batch, n, 2)).astype(np.float32)
+  config = ObjectiveConfig(sic=False, mfds=False)
+  labeled = np.array([1.0, 0.0], np.float32)
+  mixed = objective.network_objective(outputs, frames, labels, 1.0, "teacher", config, labeled=labeled,
+                                      guide=guide)
+  first = {k: (v[:1] if k != "flows" else [v[0][:1]]) for k, v in outputs.items()}
+  only_labeled = objective.network_objective(first, frames[:1], labels[:1], 1.0, "teacher", config)
+  for term in ("l_M", "l_C"):
+    assert float(mixed[term]) == pytest.approx(float(only_labeled[term]), rel=1e-5)
+  from_guide = objective.network_objective(outputs, frames, guide, 1.0, "teacher", config)
+  assert float(mixed["L_d"]) == pytest.approx(float(from_guide["L_d"]), rel=1e-5)
+  assert float(mixed["L_d"]) != pytest.approx(
+      float(objective.network_objective(outputs, frames, labels, 1.0, "teacher", config)["L_d"]), rel=1e-3)
+
+
+@pytest.mark.parametrize("async_learning", [True, False])
+def test_tracking_guide_is_the_label_or_the_evaluated_networks_detection(async_learning):
+  config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+  model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, async_learning=async_learning)
+  rng = np.random.default_rng(2)
+  landmarks = rng.uniform(4, 28, size=(2, 3, 68, 2)).astype(np.float32)
+  landmarks[1] = np.nan  # an unlabeled video clip has no annotation at all
+  batch = {"frames": rng.integers(0, 256, size=(2, 3, 32, 32, 3), dtype=np.uint8), "landmarks": landmarks,
+           "labeled": np.array([[True, False, False], [False, False, False]])}
+  frames, labels, labeled = model.inputs_of(batch)
+  np.testing.assert_array_equal(_np(labeled), [1.0, 0.0])
+  np.testing.assert_allclose(_np(labels)[0], _np(decoders.to_heatmap_coords(landmarks[0, 0], 2)), rtol=1e-6)
+  np.testing.assert_array_equal(_np(labels)[1], 0.0)
+  outputs = {role: net(frames) for role, net in model.roles()}
+  if async_learning:  # make the two networks' detections differ: the guide must be the teacher's
+    outputs["student"] = dict(outputs["student"], heatmaps=-outputs["student"]["heatmaps"])
+  guide = _np(model.tracking_guide(outputs, labels, labeled))
+  detector = "teacher" if async_learning else "student"
+  detected, _ = decoders.decode_lhr(outputs[detector]["heatmaps"][:, 0])
+  np.testing.assert_allclose(guide[0], _np(labels)[0], rtol=1e-6)
+  np.testing.assert_allclose(guide[1], _np(detected)[1], rtol=1e-5)
+  terms = model.role_terms("student", model.student, outputs["student"], frames, labels, labeled,
+                           ops.convert_to_tensor(guide), 1.0)
+  assert np.isfinite(float(terms["total"]))
