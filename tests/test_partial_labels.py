@@ -129,3 +129,23 @@ def test_tracking_guide_is_the_label_or_the_evaluated_networks_detection(async_l
   terms = model.role_terms("student", model.student, outputs["student"], frames, labels, labeled,
                            ops.convert_to_tensor(guide), 1.0)
   assert np.isfinite(float(terms["total"]))
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="needs ../shared/data")
+def test_unlabeled_videos_join_the_training_clips_without_labels(tmp_path):
+  from tsal_tf.data import formats
+  video = formats.load_300vw(os.path.join(DATA, "video_afewva"))["001"]
+  lines = []
+  for frame in video:  # a `prepare`-style list: a face box on every frame, no annotation
+    (x1, y1), (x2, y2) = frame.landmarks.min(axis=0), frame.landmarks.max(axis=0)
+    lines.append(f"{frame.image_path} None {x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f}")
+  (tmp_path / "unlabeled.lst").write_text("\n".join(lines) + "\n")
+  stills = build.build_data(_config(clip_length=3))
+  mixed = build.build_data(_config(clip_length=3, unlabeled_lists=(str(tmp_path / "unlabeled.lst"),)))
+  assert len(mixed.train) == len(stills.train) + len(video) - 2  # a 3-frame clip starts at frames 0..39
+  assert mixed.labeled_names == stills.labeled_names
+  clip = mixed.train.example(len(stills.train) + 5, seed=0)
+  assert clip["frames"].shape == (3, 32, 32, 3) and not clip["labeled"].any()
+  assert mixed.train.example(0, seed=0)["labeled"][0]
+  with pytest.raises(ValueError, match="needs clips"):
+    build.build_data(_config(clip_length=1, unlabeled_lists=(str(tmp_path / "unlabeled.lst"),)))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,13 +81,20 @@ def test_existing_run_without_resume_is_refused(tmp_path):
   assert result.returncode != 0 and "pass --resume" in result.stdout + result.stderr
 
 
-def test_partially_labeled_run_lists_its_labeled_clips(tmp_path):
-  result = _train(tmp_path / "run", "--label_fraction=0.25", "--label_seed=1", "--epochs=1", "--steps_per_epoch=2")
+def test_partially_labeled_fine_tuning_starts_from_the_trained_network(tmp_path):
+  base = _train(tmp_path / "base", "--epochs=1", "--steps_per_epoch=2")
+  assert base.returncode == 0, base.stdout + base.stderr
+  trained_nme = re.search(r"teacher/fused_nme ([0-9.]+)%", base.stdout).group(1)
+  result = _train(tmp_path / "run", f"--init_from={tmp_path / 'base'}", "--label_fraction=0.25", "--label_seed=1",
+                  "--epochs=1", "--steps_per_epoch=2")
   assert result.returncode == 0, result.stdout + result.stderr
-  assert "training 32 examples (8 labeled)" in result.stdout
+  assert "training 32 examples (8 labeled)" in result.stdout and "initialised from" in result.stdout
+  assert f"at step 0: {trained_nme}%" in result.stdout  # it starts where the base run ended
   from tsal_tf.data import sources
   expected = [f"clip {i}" for i in np.flatnonzero(sources.choose_labeled(32, 0.25, seed=1))]
   assert (tmp_path / "run" / "labeled.txt").read_text().splitlines() == expected
+  other = _train(tmp_path / "wider", f"--init_from={tmp_path / 'base'}", "--head_width=16")
+  assert other.returncode == 2 and "the networks differ" in other.stderr.strip().splitlines()[-1]
 
 
 def test_nan_loss_stops_with_step_and_term(tmp_path):

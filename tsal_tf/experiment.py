@@ -64,7 +64,8 @@ def data_config():
                     clip_length=FLAGS.clip_length, label_stride=FLAGS.label_stride, frame_step=FLAGS.frame_step,
                     augment=FLAGS.augment, occluder_prob=FLAGS.occluder_prob,
                     label_x_offset=FLAGS.label_x_offset, skip_bad=FLAGS.skip_bad,
-                    label_fraction=FLAGS.label_fraction, label_seed=FLAGS.label_seed)
+                    unlabeled_lists=tuple(FLAGS.unlabeled_list or ()), label_fraction=FLAGS.label_fraction,
+                    label_seed=FLAGS.label_seed)
 
 
 def build_data():

@@ -24,6 +24,8 @@ flags.DEFINE_float("label_fraction", 1.0, "Keep the frame-0 labels of this seede
                    "the others train through the unsupervised and pseudo-label terms, tracked from the teacher's "
                    "detection (single frames: left out). The labeled ones are listed in <run_dir>/labeled.txt.",
                    lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_list("unlabeled_list", None, "SBR list files of unlabeled videos (`prepare` output), comma-separated: "
+                  "clips from every frame with a face box join the training clips, all unlabeled.")
 flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the same in every row of a study).")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
 flags.DEFINE_float("occluder_prob", 0.3, "Probability that a moving occluder crosses a clip made from a still.")
@@ -93,6 +95,8 @@ flags.DEFINE_float("retain_end", 110, "omega(t): end of the retention period (ep
 # Run.
 flags.DEFINE_string("run_dir", "runs/demo", "Checkpoints, TensorBoard logs, flags and validation results.")
 flags.DEFINE_integer("checkpoint_every", 100, "Checkpoint every this many steps.")
+flags.DEFINE_string("init_from", None, "Start both networks from the network a user gets from this run directory "
+                    "(its teacher, or its single model): fine-tuning, e.g. a 300W model on your own videos.")
 flags.DEFINE_boolean("resume", False, "Continue from the latest checkpoint in --run_dir.")
 flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (MirroredStrategy).")
 flags.DEFINE_enum("normalizer", "inter_pupil", NORMALIZERS,

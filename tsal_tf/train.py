@@ -112,6 +112,12 @@ def run():
   elif manager.latest_checkpoint:
     raise ValueError(f"{run_dir} already holds checkpoints: pass --resume to continue, or choose another "
                      f"--run_dir")
+  elif FLAGS.init_from:
+    from tsal_tf import runs
+    trained, _, _ = runs.load_networks(FLAGS.init_from)
+    for net in (model.student, model.teacher):
+      runs.copy_weights(trained, net, FLAGS.init_from)
+    print(f"initialised from {FLAGS.init_from}", flush=True)
 
   validation = callbacks.Validation(data.val_images, data.val_landmarks, data.val_clip_frames,
                                     data.val_clip_landmarks, FLAGS.normalizer, run_dir, FLAGS.gamma,

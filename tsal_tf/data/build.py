@@ -37,6 +37,8 @@ class DataConfig:
     label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side;
       flips keep it (augment.AugmentConfig).
     skip_bad: skip malformed annotations (reported) instead of stopping.
+    unlabeled_lists: SBR list files of unlabeled videos (`prepare` output): clips start at every frame with
+      a face box and none is labeled, whatever annotations the lists carry; mixed with the training clips.
     label_fraction, label_seed: keep the frame-0 labels of a seeded fraction of the training clips only
       (sources.choose_labeled); the other clips train through the unsupervised and pseudo-label terms. With
       single frames (clip_length 1) nothing can be learned from an unlabeled clip, so those are left out.
@@ -56,6 +58,7 @@ class DataConfig:
   occluder_prob: float = 0.3
   label_x_offset: float = 0.0
   skip_bad: bool = False
+  unlabeled_lists: tuple = ()
   label_fraction: float = 1.0
   label_seed: int = 0
 
@@ -90,11 +93,15 @@ def _videos_from_list(list_path, skip_bad):
   return videos
 
 
+def _train_augment(config):
+  return dataclasses.replace(augment.TRAIN_AUGMENT if config.augment else augment.NO_AUGMENT,
+                             label_x_offset=config.label_x_offset)
+
+
 def _training_source(config):
   """(training source, scheme) of config.data."""
   size, k = config.input_size, config.clip_length
-  train_augment = dataclasses.replace(augment.TRAIN_AUGMENT if config.augment else augment.NO_AUGMENT,
-                                      label_x_offset=config.label_x_offset)
+  train_augment = _train_augment(config)
   if config.data == "synthetic":
     return sources.SyntheticClipSource(config.train_count, size, k), schemes.IBUG68
   if config.data == "300w_clips":
@@ -140,6 +147,21 @@ def _partially_labeled(train, config):
   return sources.PartiallyLabeledSource(train, labeled), names
 
 
+def _unlabeled_videos(config, scheme):
+  """Clips of the videos of config.unlabeled_lists, one starting at every frame with a face box, unlabeled."""
+  if config.clip_length == 1:
+    raise ValueError("--unlabeled_list needs clips (--clip_length >= 2): a single unlabeled frame trains nothing")
+  videos = {}
+  for path in config.unlabeled_lists:
+    videos.update(_videos_from_list(path, config.skip_bad))
+  source = sources.VideoClipSource(videos, config.input_size, config.clip_length, scheme, _train_augment(config),
+                                   label_stride=1, frame_step=config.frame_step, unlabeled=True)
+  if len(source) == 0:
+    raise ValueError(f"{', '.join(config.unlabeled_lists)}: no {config.clip_length} consecutive frames with a "
+                     f"face box")
+  return sources.PartiallyLabeledSource(source, np.zeros(len(source), bool))
+
+
 def build_data(config):
   """Training source, validation arrays and landmark scheme of a DataConfig.
 
@@ -154,6 +176,8 @@ def build_data(config):
     raise ValueError(f"no training clips from --data={config.data} (clip_length {k}, label_stride "
                      f"{config.label_stride}): check the data paths")
   train, labeled_names = _partially_labeled(train, config)
+  if config.unlabeled_lists:
+    train = sources.ConcatSource([train, _unlabeled_videos(config, scheme)])
 
   val_k = max(k, 2)  # validation tracks through clips of at least two frames, also for single-frame training
   if config.val_dirs:

@@ -118,15 +118,18 @@ class VideoClipSource(Source):
     label_stride: only frames whose position in the video is a multiple of it count as labeled
       (paper: 10); other annotations are kept as evaluation ground truth only.
     frame_step: spacing between the clip's frames (1 = consecutive frames).
+    unlabeled: clips start at every label_stride-th frame that has a face box or a label (an unlabeled
+      video, e.g. `prepare` output) instead of at the labeled frames only.
   """
 
   def __init__(self, videos, size, num_frames, scheme, augment_config=augment.NO_AUGMENT,
-               label_stride=10, frame_step=1):
+               label_stride=10, frame_step=1, unlabeled=False):
     self.videos, self.size, self.num_frames, self.scheme = videos, size, num_frames, scheme
     self.augment_config, self.frame_step = augment_config, frame_step
     span = (num_frames - 1) * frame_step
+    usable = (lambda f: f.labeled or f.box is not None) if unlabeled else (lambda f: f.labeled)
     self.starts = [(vid, i) for vid, frames in sorted(videos.items())
-                   for i in range(0, len(frames) - span, label_stride) if frames[i].labeled]
+                   for i in range(0, len(frames) - span, label_stride) if usable(frames[i])]
 
   def __len__(self):
     return len(self.starts)
@@ -172,6 +175,21 @@ class PartiallyLabeledSource(Source):
     if not self.labeled[index]:
       example["labeled"] = np.zeros_like(example["labeled"])
     return example
+
+
+class ConcatSource(Source):
+  """The examples of several sources, one after the other."""
+
+  def __init__(self, parts):
+    self.parts = list(parts)
+    self.ends = np.cumsum([len(part) for part in self.parts])
+
+  def __len__(self):
+    return int(self.ends[-1]) if len(self.ends) else 0
+
+  def example(self, index, seed=0):
+    part = int(np.searchsorted(self.ends, index, side="right"))
+    return self.parts[part].example(index - (int(self.ends[part - 1]) if part else 0), seed)
 
 
 class SubsetSource(Source):
