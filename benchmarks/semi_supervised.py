@@ -1,0 +1,178 @@
+"""Semi-supervision on partially labeled 300W stills: does TSAL learn from the faces whose labels it lost?
+
+    .venv/bin/python benchmarks/semi_supervised.py --fractions=0.05,0.1,0.2 --minutes=30
+
+For each label fraction f (`train --label_fraction=f`: the same seeded faces in every row) and the same CPU
+budget per row, on the 554 faces of 300W common:
+  supervised_f<f>     the single model on the labeled faces only (the lower bound);
+  supervised_all      the single model on every label (the upper bound; one row for all fractions);
+  mean_teacher_f<f>   TSAL with v = 1, lambda = 0.999 (eq. 8's mean-teacher special case);
+  tsal_f<f>           TSAL with the config's v and lambda: teacher and student.
+Unlabeled faces still become clips; their tracking starts from the teacher's detection (README, "Partially
+labeled training"). The gap recovered is (NME_supervised_f - NME_teacher_f) / (NME_supervised_f -
+NME_supervised_all). Rows run through benchmarks/learning_curve.py's machinery: minutes become steps by a
+calibration per row kind (or --rates), every row keeps its plan, an interrupted row resumes and a finished
+one is skipped, so the study can span sessions. Writes <report_dir>/semi_supervised.md, .csv
+(`label_fraction,model,minutes,steps,nme_ip,nme_io`) and .png.
+"""
+
+import argparse
+import csv
+import io
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks import learning_curve  # noqa: E402
+
+CSV_HEADER = ["label_fraction", "model", "minutes", "steps", "nme_ip", "nme_io"]
+MEAN_TEACHER_FLAGS = ["--queue_length=1", "--ema_lambda=0.999"]
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--fractions", default="0.05,0.1,0.2", help="Label fractions, comma-separated.")
+  parser.add_argument("--minutes", type=float, default=30.0, help="CPU minutes of every row.")
+  parser.add_argument("--models", default="supervised_f,supervised_all,mean_teacher,tsal",
+                      help="Row kinds, comma-separated (supervised_f, supervised_all, mean_teacher, tsal).")
+  parser.add_argument("--base_flags", default="configs/300w_cpu.flags", help="Training flagfile of every row.")
+  parser.add_argument("--extra_flags", default="", help="Flags added to every row, comma-separated.")
+  parser.add_argument("--label_seed", type=int, default=0, help="--label_seed of every row.")
+  parser.add_argument("--study_dir", default="runs/semi_supervised")
+  parser.add_argument("--eval_dirs", default="../shared/data/300w_helen_test,../shared/data/300w_lfpw_test")
+  parser.add_argument("--report_dir", default="results")
+  parser.add_argument("--calibration_steps", type=int, default=40)
+  parser.add_argument("--rates", default="", help="kind=steps/s (supervised, tsal) instead of the calibration.")
+  return parser.parse_args(argv)
+
+
+def row_args(args, *flags):
+  """learning_curve's arguments for one row: the study's, with `flags` added to every training flag."""
+  extra = [f for f in args.extra_flags.split(",") if f] + list(flags)
+  return argparse.Namespace(**dict(vars(args), extra_flags=",".join(extra)))
+
+
+def plan_rows(args):
+  """[(row name, learning_curve row kind, label fraction or None, row flags)] in training order."""
+  models = [m for m in args.models.split(",") if m]
+  unknown = set(models) - {"supervised_f", "supervised_all", "mean_teacher", "tsal"}
+  if unknown:
+    raise SystemExit(f"--models: unknown kind(s) {sorted(unknown)}")
+  rows = [("supervised_all", "supervised", None, [])] if "supervised_all" in models else []
+  for fraction in (float(f) for f in args.fractions.split(",") if f):
+    labels = [f"--label_fraction={fraction:g}", f"--label_seed={args.label_seed}"]
+    if "supervised_f" in models:
+      rows.append((f"supervised_f{fraction:g}", "supervised", fraction, labels))
+    if "mean_teacher" in models:
+      rows.append((f"mean_teacher_f{fraction:g}", "tsal", fraction, labels + MEAN_TEACHER_FLAGS))
+    if "tsal" in models:
+      rows.append((f"tsal_f{fraction:g}", "tsal", fraction, labels))
+  return rows
+
+
+def table(results):
+  """CSV rows (dicts) of the finished rows: one per evaluated network."""
+  rows = []
+  for name, fraction, result in results:
+    for role, report in result["metrics"].items():
+      if name == "supervised_all":
+        model = "supervised_all"
+      elif name.startswith("supervised_f"):
+        model = "supervised_f"
+      elif name.startswith("mean_teacher"):
+        if role != "teacher":
+          continue  # the mean teacher's student is the TSAL student's twin; the row reports its teacher
+        model = "mean_teacher"
+      else:
+        model = role
+      summary = report["all"]
+      rows.append({"label_fraction": "all" if fraction is None else f"{fraction:g}", "model": model,
+                   "minutes": f"{result['minutes']:.1f}", "steps": result["steps"],
+                   "nme_ip": f"{100 * summary['inter_pupil']['fused']['nme']:.2f}",
+                   "nme_io": f"{100 * summary['inter_ocular']['fused']['nme']:.2f}"})
+  return rows
+
+
+def gap_recovered(rows, fraction):
+  """(NME_supervised_f - NME_teacher_f) / (NME_supervised_f - NME_supervised_all) at `fraction`, or None."""
+  nme = {(r["label_fraction"], r["model"]): float(r["nme_ip"]) for r in rows}
+  key = f"{fraction:g}"
+  lower, upper, teacher = nme.get((key, "supervised_f")), nme.get(("all", "supervised_all")), nme.get((key, "teacher"))
+  if None in (lower, upper, teacher) or lower == upper:
+    return None
+  return (lower - teacher) / (lower - upper)
+
+
+def plot(rows, path):
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  from tsal_tf.io_utils import atomic_path
+  figure, axis = plt.subplots(figsize=(6, 4), dpi=120)
+  for model, style in (("supervised_f", "o-"), ("mean_teacher", "d-"), ("teacher", "s-"), ("student", "^--")):
+    points = sorted((float(r["label_fraction"]), float(r["nme_ip"])) for r in rows
+                    if r["model"] == model and r["label_fraction"] != "all")
+    if points:
+      axis.plot(*zip(*points), style, label=model)
+  for r in rows:
+    if r["model"] == "supervised_all":
+      axis.axhline(float(r["nme_ip"]), color="k", linestyle=":", label=f"supervised, all labels {r['nme_ip']}%")
+  axis.set_xlabel("fraction of labeled training faces"), axis.set_ylabel("NME inter-pupil, 300W common (%)")
+  axis.set_ylim(bottom=0), axis.grid(alpha=0.3), axis.legend(fontsize=8)
+  figure.tight_layout()
+  with atomic_path(path) as tmp:
+    figure.savefig(tmp, format="png")
+  plt.close(figure)
+
+
+def write_report(results, args, command):
+  from tsal_tf.io_utils import atomic_write_text
+  rows = table(results)
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, CSV_HEADER, lineterminator="\n")
+  writer.writeheader()
+  writer.writerows(rows)
+  atomic_write_text(os.path.join(args.report_dir, "semi_supervised.csv"), buffer.getvalue())
+  plot(rows, os.path.join(args.report_dir, "semi_supervised.png"))
+  machines = sorted({result.get("machine", "not recorded") for _, _, result in results})
+  lines = ["# Semi-supervision on partially labeled 300W stills (300W common, 554 faces)", "", f"`{command}`", "",
+           f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`), label seed "
+           f"{args.label_seed}, {args.minutes:g} CPU minutes per row (steps from a calibration per row kind). NME "
+           "of the fused output in percent.", "",
+           "| label fraction | model | minutes | steps | NME IP | NME IO |", "| ---: | --- | ---: | ---: | ---: | ---: |"]
+  lines += [f"| {r['label_fraction']} | {r['model']} | {r['minutes']} | {r['steps']} | {r['nme_ip']} | {r['nme_io']} |"
+            for r in rows]
+  fractions = sorted({float(r["label_fraction"]) for r in rows if r["label_fraction"] != "all"})
+  gaps = [(f, gap_recovered(rows, f)) for f in fractions]
+  if any(g is not None for _, g in gaps):
+    lines += ["", "Gap recovered by the TSAL teacher, (NME_supervised_f - NME_teacher_f) / (NME_supervised_f - "
+              "NME_supervised_all): " + ", ".join(f"f = {f:g}: {g:.2f}" for f, g in gaps if g is not None) + "."]
+  lines += ["", f"Machine{'s' if len(machines) > 1 else ''} of the rows: {'; '.join(machines)}.", "",
+            "![semi-supervised](semi_supervised.png)", ""]
+  atomic_write_text(os.path.join(args.report_dir, "semi_supervised.md"), "\n".join(lines))
+  return rows
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  command = "python benchmarks/semi_supervised.py " + " ".join(argv if argv is not None else sys.argv[1:])
+  os.chdir(ROOT)
+  planned = plan_rows(args)
+  if not planned:
+    raise SystemExit("no rows: give --fractions and --models")
+  results = []
+  for name, kind, fraction, flags in planned:
+    steps = round(args.minutes * 60 * learning_curve.steps_per_second(kind, args))
+    results.append((name, fraction, learning_curve.run_row(name, kind, steps, row_args(args, *flags))))
+    rows = write_report(results, args, command)  # a partial report after every row
+  for row in rows:
+    print(f"f={row['label_fraction']:5s} {row['model']:15s} {row['minutes']:>6s} min {str(row['steps']):>6s} steps  "
+          f"NME IP {row['nme_ip']}%  IO {row['nme_io']}%")
+  print(f"wrote {args.report_dir}/semi_supervised.md, .csv, .png")
+
+
+if __name__ == "__main__":
+  main()

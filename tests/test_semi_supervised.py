@@ -1,0 +1,57 @@
+"""benchmarks/semi_supervised.py: the rows it plans, the gap it reports, and a tiny study end to end."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import data_path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from benchmarks import semi_supervised  # noqa: E402
+
+
+def test_rows_share_the_labeled_faces_and_the_mean_teacher_is_v1_lambda_0999():
+  args = semi_supervised.parse_args(["--fractions=0.1,0.2", "--label_seed=3"])
+  rows = {name: (kind, fraction, flags) for name, kind, fraction, flags in semi_supervised.plan_rows(args)}
+  assert list(rows) == ["supervised_all", "supervised_f0.1", "mean_teacher_f0.1", "tsal_f0.1", "supervised_f0.2",
+                        "mean_teacher_f0.2", "tsal_f0.2"]
+  assert rows["supervised_all"] == ("supervised", None, [])
+  assert rows["tsal_f0.1"] == ("tsal", 0.1, ["--label_fraction=0.1", "--label_seed=3"])
+  assert rows["mean_teacher_f0.2"][2] == ["--label_fraction=0.2", "--label_seed=3", "--queue_length=1",
+                                          "--ema_lambda=0.999"]
+  row = semi_supervised.row_args(args, "--label_fraction=0.1")
+  assert row.extra_flags == "--label_fraction=0.1" and row.study_dir == args.study_dir
+
+
+def test_gap_recovered_is_the_share_of_the_lower_to_upper_gap():
+  rows = [{"label_fraction": "all", "model": "supervised_all", "nme_ip": "4.00"},
+          {"label_fraction": "0.1", "model": "supervised_f", "nme_ip": "7.00"},
+          {"label_fraction": "0.1", "model": "teacher", "nme_ip": "6.00"}]
+  assert semi_supervised.gap_recovered(rows, 0.1) == pytest.approx(1.0 / 3.0)
+  assert semi_supervised.gap_recovered(rows, 0.2) is None
+
+
+@pytest.mark.slow
+def test_a_tiny_study_writes_its_report_and_skips_finished_rows(tmp_path):
+  faces = f"{data_path('300w_helen_test')},{data_path('300w_lfpw_test')}"
+  command = [sys.executable, "benchmarks/semi_supervised.py", "--fractions=0.25", "--minutes=0.01",
+             "--rates=supervised=10,tsal=10", "--base_flags=configs/smoke.flags", f"--eval_dirs={faces}",
+             f"--study_dir={tmp_path}/study", f"--report_dir={tmp_path}/report"]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+  assert first.returncode == 0, first.stdout + first.stderr
+  with open(tmp_path / "report" / "semi_supervised.csv", encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+  assert list(rows[0]) == ["label_fraction", "model", "minutes", "steps", "nme_ip", "nme_io"]
+  assert [(r["label_fraction"], r["model"]) for r in rows] == [
+      ("all", "supervised_all"), ("0.25", "supervised_f"), ("0.25", "mean_teacher"), ("0.25", "teacher"),
+      ("0.25", "student")]
+  assert all(r["steps"] == "8" for r in rows)  # 0.01 min x 10 steps/s, rounded up to 4 epochs of 2 steps
+  labeled = (tmp_path / "study" / "supervised_f0.25" / "labeled.txt").read_text()
+  assert labeled == (tmp_path / "study" / "tsal_f0.25" / "labeled.txt").read_text() and labeled.count("\n") == 8
+  assert "Gap recovered" in (tmp_path / "report" / "semi_supervised.md").read_text()
+  second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+  assert second.returncode == 0 and second.stdout.count("finished earlier: skipped") == 4
