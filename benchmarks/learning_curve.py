@@ -74,25 +74,28 @@ def train(run_dir, flags, log_path):
     raise SystemExit(f"training {run_dir} failed (exit {result.returncode}); log {log_path}:\n{tail}")
 
 
-def flag_value(args, name):
-  """A training flag's value in the rows' flags: the last `--name=value` of the base flagfile (nested flagfiles
-  expanded, paths relative to the repository root) and the extra flags, else train's default."""
+def schedule_flags(args):
+  """{name: value} of the TRAIN_DEFAULTS flags in the rows' flags: the last `--name=value` of the base flagfile
+  (nested flagfiles expanded, paths relative to the repository root) and the extra flags, else train's
+  default."""
   from absl import flags
   argv = [f"--flagfile={os.path.join(ROOT, args.base_flags)}"] + [f for f in args.extra_flags.split(",") if f]
-  value = TRAIN_DEFAULTS[name]
+  values = dict(TRAIN_DEFAULTS)
   # A FlagValues of its own: expanding flagfiles needs no flag definitions, and defining train's flags here
   # would clash with those of other tools imported in the same process.
   for arg in flags.FlagValues().read_flags_from_files(argv, force_gnu=False):
-    if arg.startswith(f"--{name}="):
-      value = arg.split("=", 1)[1]
-  return value
+    name, _, value = arg[2:].partition("=")
+    if arg.startswith("--") and name in values:
+      values[name] = value
+  return values
 
 
 def omega_flags(args, epochs):
   """--climb_end / --retain_end rescaled from the config's --epochs to a row's `epochs`, so that omega(t) (eq. 6-7)
   climbs, holds and decays over the same fractions of a row as of the configured training."""
-  scale = epochs / float(flag_value(args, "epochs"))
-  return [f"--{name}={float(flag_value(args, name)) * scale:g}" for name in ("climb_end", "retain_end")]
+  values = schedule_flags(args)
+  scale = epochs / float(values["epochs"])
+  return [f"--{name}={float(values[name]) * scale:g}" for name in ("climb_end", "retain_end")]
 
 
 def row_flags(kind, args, epochs):
