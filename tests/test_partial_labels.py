@@ -66,7 +66,8 @@ def test_weighted_losses_equal_the_losses_of_the_labeled_examples():
   rng = np.random.default_rng(0)
   logits = rng.normal(size=(3, 8, 8, 5)).astype(np.float32)
   points = rng.uniform(1, 6, size=(3, 5, 2)).astype(np.float32)
-  weights = np.array([1.0, 0.0, 1.0], np.float32)
+  weights = _np(TeacherStudent.label_weights(np.array([1.0, 0.0, 1.0], np.float32)))
+  np.testing.assert_allclose(weights, [1.5, 0.0, 1.5])  # labeled * B / (labeled clips)
   keep = [0, 2]
   for config in (ObjectiveConfig(heatmap_loss="softmax", integral_weight=8.0),
                  ObjectiveConfig(heatmap_loss="mse", foreground_weight=10.0)):
@@ -92,8 +93,8 @@ def test_unlabeled_clips_track_from_the_guide_and_skip_the_supervised_terms():
   labels = rng.uniform(2, 5, size=(batch, n, 2)).astype(np.float32)
   guide = rng.uniform(2, 5, size=(batch, n, 2)).astype(np.float32)
   config = ObjectiveConfig(sic=False, mfds=False)
-  labeled = np.array([1.0, 0.0], np.float32)
-  mixed = objective.network_objective(outputs, frames, labels, 1.0, "teacher", config, labeled=labeled,
+  weights = _np(TeacherStudent.label_weights(np.array([1.0, 0.0], np.float32)))
+  mixed = objective.network_objective(outputs, frames, labels, 1.0, "teacher", config, label_weights=weights,
                                       guide=guide)
   first = {k: (v[:1] if k != "flows" else [v[0][:1]]) for k, v in outputs.items()}
   only_labeled = objective.network_objective(first, frames[:1], labels[:1], 1.0, "teacher", config)
@@ -103,6 +104,8 @@ def test_unlabeled_clips_track_from_the_guide_and_skip_the_supervised_terms():
   assert float(mixed["L_d"]) == pytest.approx(float(from_guide["L_d"]), rel=1e-5)
   assert float(mixed["L_d"]) != pytest.approx(
       float(objective.network_objective(outputs, frames, labels, 1.0, "teacher", config)["L_d"]), rel=1e-3)
+  with pytest.raises(ValueError, match="tracking guide"):
+    objective.network_objective(outputs, frames, labels, 1.0, "teacher", config, label_weights=weights)
 
 
 @pytest.mark.parametrize("async_learning", [True, False])
@@ -126,8 +129,8 @@ def test_tracking_guide_is_the_label_or_the_evaluated_networks_detection(async_l
   detected, _ = decoders.decode_lhr(outputs[detector]["heatmaps"][:, 0])
   np.testing.assert_allclose(guide[0], _np(labels)[0], rtol=1e-6)
   np.testing.assert_allclose(guide[1], _np(detected)[1], rtol=1e-5)
-  terms = model.role_terms("student", model.student, outputs["student"], frames, labels, labeled,
-                           ops.convert_to_tensor(guide), 1.0)
+  terms = model.role_terms("student", model.student, outputs["student"], frames, labels,
+                           model.label_weights(labeled), ops.convert_to_tensor(guide), 1.0)
   assert np.isfinite(float(terms["total"]))
 
 
@@ -147,5 +150,8 @@ def test_unlabeled_videos_join_the_training_clips_without_labels(tmp_path):
   clip = mixed.train.example(len(stills.train) + 5, seed=0)
   assert clip["frames"].shape == (3, 32, 32, 3) and not clip["labeled"].any()
   assert mixed.train.example(0, seed=0)["labeled"][0]
+  (tmp_path / "gap.lst").write_text("\n".join(lines[:20] + lines[21:]) + "\n")  # no box on frame 20
+  gap = build.build_data(_config(clip_length=3, unlabeled_lists=(str(tmp_path / "gap.lst"),)))
+  assert len(gap.train) - len(stills.train) == 18 + 19  # no clip jumps over the missing frame
   with pytest.raises(ValueError, match="needs clips"):
     build.build_data(_config(clip_length=1, unlabeled_lists=(str(tmp_path / "unlabeled.lst"),)))

@@ -20,12 +20,14 @@ def gaussian_heatmaps(points, height, width, sigma):
 
 
 def example_mean(values, weights=None):
-  """Mean of values [B, ...]; with example weights [B] (1 = labeled, 0 = not), the weighted mean of the
-  examples' means, sum_b w_b mean(values_b) / max(sum_b w_b, 1e-6): 0 when no example has weight."""
+  """Mean of values [B, ...]; with example weights w [B], 1/B sum_b w_b mean(values_b).
+
+  A partially labeled batch passes w_b = m_b B / n (m_b = 1 for a labeled clip, 0 otherwise; n the labeled
+  clips per replica, `TeacherStudent.label_weights`), which makes the result the mean over the labeled clips.
+  """
   if weights is None:
     return ops.mean(values)
-  per_example = ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
-  return ops.sum(weights * per_example) / ops.maximum(ops.sum(weights), 1e-6)
+  return ops.mean(weights * ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1))
 
 
 def heatmap_mse(predicted, target, foreground_weight=0.0, weights=None):
@@ -78,8 +80,8 @@ def centre_focal_loss(logits, target, weights=None):
   """CenterNet focal loss on the face-centre maps [B, h, w, 1] (alpha 2, beta 4), normalised by the peaks:
 
     L = -1/P * sum[ y==1: (1-p)^2 log p ;  y<1: (1-y)^4 p^2 log(1-p) ],  p = sigmoid(logits).
-  `target` has value exactly 1 at each centre pixel (P of them) and a Gaussian around it. With example
-  weights w [B], each map's sum is weighted by w_b and P counts the weighted peaks.
+  `target` has value exactly 1 at each centre pixel (P of them, one per map) and a Gaussian around it. With
+  example weights w [B] (`example_mean`), map b's sum is scaled by w_b.
   """
   p = ops.clip(ops.sigmoid(logits), 1e-6, 1.0 - 1e-6)
   positive = ops.cast(target >= 1.0, "float32")
@@ -87,7 +89,7 @@ def centre_focal_loss(logits, target, weights=None):
   neg_term = (1.0 - positive) * ops.power(1.0 - target, 4.0) * ops.square(p) * ops.log(1.0 - p)
   if weights is not None:
     weights = ops.reshape(weights, (-1, 1, 1, 1))
-    pos_term, neg_term, positive = weights * pos_term, weights * neg_term, weights * positive
+    pos_term, neg_term = weights * pos_term, weights * neg_term
   return -ops.sum(pos_term + neg_term) / ops.maximum(ops.sum(positive), 1.0)
 
 
@@ -118,7 +120,7 @@ def offset_l1(offsets, centre_index, target_offsets, weights=None):
 
 def clor_loss(centre_logits, offsets, points, sigma_scale=0.1, offset_weight=1.0, weights=None):
   """l_C(C, O) = focal(C) + offset_weight * L1(O) for frames [B, ...] with landmarks [B, N, 2]; example
-  weights [B] (1 = labeled) leave the unlabeled frames out."""
+  weights [B]: see `example_mean`."""
   height, width = centre_logits.shape[1], centre_logits.shape[2]
   heat, index, target_offsets = centre_target(points, height, width, sigma_scale)
   return (centre_focal_loss(centre_logits, heat, weights)

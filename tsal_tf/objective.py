@@ -47,7 +47,7 @@ def decode_all(outputs, decoder="soft_argmax"):
   return unflat(p_m), unflat(p_c), unflat(offsets)
 
 
-def network_objective(outputs, frames, labels, omega, role, config, decoder="soft_argmax", labeled=None,
+def network_objective(outputs, frames, labels, omega, role, config, decoder="soft_argmax", label_weights=None,
                       guide=None):
   """Loss terms of one network on a batch of clips.
 
@@ -59,10 +59,11 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
     role: "teacher" (eq. 4 targets) or "student" (eq. 5 targets).
     config: ObjectiveConfig.
     decoder: the network's heatmap decoder (NetworkConfig.heatmap_decoder), for the p_M of L_D.
-    labeled: [B] 1 where frame 0 carries its label, 0 where not (None: every clip is labeled). l_M and l_C
-      average over the labeled clips only; an unlabeled clip trains through l_E, L_I, L_D and L_d.
-    guide: [B, N, 2] where tracking starts (the pseudo-labels' phi(V, guide)); None: the labels. For a
-      partially labeled batch the caller passes the labels where labeled and a detection elsewhere.
+    label_weights: [B] example weights of l_M and l_C, 0 where frame 0 carries no label
+      (`TeacherStudent.label_weights`: l_M and l_C become means over the labeled clips); None: every clip is
+      labeled. An unlabeled clip trains through l_E, L_I, L_D and L_d only.
+    guide: [B, N, 2] where tracking starts (the pseudo-labels' phi(V, guide)): the labels where labeled and a
+      detection elsewhere (`TeacherStudent.tracking_guide`); required with `label_weights`, None: the labels.
 
   Returns:
     dict of scalar terms: l_M, l_C, l_E, L_I, L_D, L_d (weighted by their config weights), total, and
@@ -70,9 +71,9 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
   """
   heatmaps = outputs["heatmaps"]
   terms = {}
-  terms["l_M"] = config.heatmap_weight * losses.heatmap_loss(heatmaps[:, 0], labels, config, labeled)
+  terms["l_M"] = config.heatmap_weight * losses.heatmap_loss(heatmaps[:, 0], labels, config, label_weights)
   terms["l_C"] = config.clor_weight * losses.clor_loss(outputs["centre"][:, 0], outputs["offsets"][:, 0], labels,
-                                                       offset_weight=config.offset_weight, weights=labeled)
+                                                       offset_weight=config.offset_weight, weights=label_weights)
   flows = outputs["flows"]
   p_m, p_c, offsets = decode_all(outputs, decoder)
   zero = ops.zeros(())
@@ -81,6 +82,8 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
   terms["L_I"] = config.sic_weight * losses.structure_invariance_loss(offsets, p_c) if config.sic else zero
   terms["L_D"] = (config.mfds_weight * losses.motion_deviation_loss(flows[0], p_m[:, 0], p_m[:, -1])
                   if config.mfds and flows else zero)
+  if flows and label_weights is not None and guide is None:
+    raise ValueError("a partially labeled batch needs a tracking guide for its unlabeled clips")
   if flows:
     tracked = decoders.track(flows[0], labels if guide is None else ops.stop_gradient(guide))[:, 1:]
     pseudo = tracked if role == "teacher" else losses.student_target(tracked, p_c[:, 1:], config.mu)

@@ -25,6 +25,11 @@ from tsal_tf.model import decoders
 from tsal_tf.model import network
 
 
+def _where_labeled(labeled, labels, otherwise):
+  """Per clip: labels [B, N, 2] where labeled [B] > 0, else `otherwise`."""
+  return ops.where(ops.reshape(labeled, (-1, 1, 1)) > 0, labels, otherwise)
+
+
 class TeacherStudent(keras.Model):
   """Two TSALNetworks of identical structure, the eq. 8 queue and one optimizer over both.
 
@@ -83,7 +88,15 @@ class TeacherStudent(keras.Model):
     frames = ops.cast(batch["frames"], "float32") / 255.0
     labeled = ops.cast(batch["labeled"][:, 0], "float32")
     labels = decoders.to_heatmap_coords(batch["landmarks"][:, 0], self.net_config.heatmap_stride)
-    return frames, ops.where(ops.reshape(labeled, (-1, 1, 1)) > 0, labels, 0.0), labeled
+    return frames, _where_labeled(labeled, labels, 0.0), labeled
+
+  @staticmethod
+  def label_weights(labeled, labeled_per_replica=None):
+    """Example weights [B] of l_M and l_C: w_b = labeled_b * B / n, with n the labeled clips per replica (this
+    batch's count, or under a tf.distribute strategy the all-reduced count over the replicas), so that the
+    replicas' mean of the weighted terms is the mean over the labeled clips of the global batch."""
+    count = ops.sum(labeled) if labeled_per_replica is None else labeled_per_replica
+    return labeled * ops.cast(ops.shape(labeled)[0], "float32") / ops.maximum(count, 1e-6)
 
   def tracking_guide(self, outputs, labels, labeled):
     """Where the pseudo-labels' tracking starts, [B, N, 2]: the label of a labeled clip, otherwise the frame-0
@@ -95,14 +108,14 @@ class TeacherStudent(keras.Model):
     if heatmaps.shape[1] == 1:
       return None
     detected, _ = decoders.decode_lhr(heatmaps[:, 0], self.net_config.heatmap_decoder)
-    return ops.where(ops.reshape(labeled, (-1, 1, 1)) > 0, labels, ops.stop_gradient(detected))
+    return _where_labeled(labeled, labels, ops.stop_gradient(detected))
 
   def omega_at(self, step):
     return losses.omega(ops.cast(step, "float32") / float(self.steps_per_epoch), *self.omega_epochs)
 
-  def role_terms(self, role, net, outputs, frames, labels, labeled, guide, omega):
+  def role_terms(self, role, net, outputs, frames, labels, label_weights, guide, omega):
     return objective.network_objective(outputs, frames, labels, omega, role, self.objective_config,
-                                       net.config.heatmap_decoder, labeled, guide)
+                                       net.config.heatmap_decoder, label_weights, guide)
 
   def train_step(self, *args):
     if keras.backend.backend() == "jax":

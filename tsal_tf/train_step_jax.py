@@ -20,6 +20,7 @@ def train_step(model, state, batch):
   """One TSAL step: (logs, new state) from state = (trainable, non_trainable, optimizer, metrics) values."""
   trainable, non_trainable, optimizer_values, metrics_values = state
   frames, labels, labeled = model.inputs_of(batch)
+  weights = model.label_weights(labeled)  # the JAX step sees its whole batch on one device
   step = _values_of(optimizer_values, model.optimizer.variables, [model.optimizer.iterations])[0]
   omega = model.omega_at(step)
 
@@ -33,7 +34,7 @@ def train_step(model, state, batch):
       updates.update({id(v): value for v, value in zip(net.non_trainable_variables, net_non_trainable)})
     guide = model.tracking_guide(outputs, labels, labeled)
     for role, net in model.roles():
-      terms = model.role_terms(role, net, outputs[role], frames, labels, labeled, guide, omega)
+      terms = model.role_terms(role, net, outputs[role], frames, labels, weights, guide, omega)
       total = total + terms["total"]
       logs.update({f"{role}/{k}": v for k, v in terms.items()})
     return total, (logs, updates)

@@ -148,18 +148,20 @@ def _partially_labeled(train, config):
 
 
 def _unlabeled_videos(config, scheme):
-  """Clips of the videos of config.unlabeled_lists, one starting at every frame with a face box, unlabeled."""
+  """Clips of the videos of config.unlabeled_lists, one starting at every frame with a face box; the lists'
+  annotations are dropped (neither label nor crop box comes from them)."""
   if config.clip_length == 1:
     raise ValueError("--unlabeled_list needs clips (--clip_length >= 2): a single unlabeled frame trains nothing")
   videos = {}
   for path in config.unlabeled_lists:
-    videos.update(_videos_from_list(path, config.skip_bad))
+    for video, frames in _videos_from_list(path, config.skip_bad).items():
+      videos[f"{path}:{video}"] = [dataclasses.replace(frame, landmarks=None) for frame in frames]
   source = sources.VideoClipSource(videos, config.input_size, config.clip_length, scheme, _train_augment(config),
-                                   label_stride=1, frame_step=config.frame_step, unlabeled=True)
+                                   label_stride=1, frame_step=config.frame_step, start_on="boxed")
   if len(source) == 0:
     raise ValueError(f"{', '.join(config.unlabeled_lists)}: no {config.clip_length} consecutive frames with a "
                      f"face box")
-  return sources.PartiallyLabeledSource(source, np.zeros(len(source), bool))
+  return source
 
 
 def build_data(config):

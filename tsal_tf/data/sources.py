@@ -9,6 +9,7 @@ produce the same examples. Every example is a dict of NumPy arrays:
 """
 
 import functools
+import os
 
 import cv2
 import numpy as np
@@ -109,8 +110,22 @@ def read_frame(sample):
   return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
+def frame_number(sample):
+  """A video frame's number: its frame_index, else the digits of its image's file name, else None."""
+  if sample.frame_index is not None:
+    return sample.frame_index
+  stem = os.path.splitext(os.path.basename(sample.image_path))[0]
+  return int(stem) if stem.isdigit() else None
+
+
+def _evenly_spaced(frames, step):
+  """False where the frames' numbers are known and not `step` apart (a list that skipped a frame)."""
+  numbers = [frame_number(f) for f in frames]
+  return None in numbers or all(b - a == step for a, b in zip(numbers, numbers[1:]))
+
+
 class VideoClipSource(Source):
-  """K-frame clips from real videos (300VW layout or SBR lists), starting at labeled frames.
+  """K-frame clips from real videos (300VW layout or SBR lists), starting at labeled frames (or any frame).
 
   Args:
     videos: {video_id: [FaceSample ordered by frame]}; landmarks None where unlabeled.
@@ -118,18 +133,25 @@ class VideoClipSource(Source):
     label_stride: only frames whose position in the video is a multiple of it count as labeled
       (paper: 10); other annotations are kept as evaluation ground truth only.
     frame_step: spacing between the clip's frames (1 = consecutive frames).
-    unlabeled: clips start at every label_stride-th frame that has a face box or a label (an unlabeled
-      video, e.g. `prepare` output) instead of at the labeled frames only.
+    start_on: "labeled": clips start at the labeled frames; "boxed": at every label_stride-th frame with a
+      face box (unlabeled videos, e.g. `prepare` output, which leaves out frames without a box: a start whose
+      clip would jump over a missing frame is skipped).
   """
 
   def __init__(self, videos, size, num_frames, scheme, augment_config=augment.NO_AUGMENT,
-               label_stride=10, frame_step=1, unlabeled=False):
+               label_stride=10, frame_step=1, start_on="labeled"):
     self.videos, self.size, self.num_frames, self.scheme = videos, size, num_frames, scheme
     self.augment_config, self.frame_step = augment_config, frame_step
     span = (num_frames - 1) * frame_step
-    usable = (lambda f: f.labeled or f.box is not None) if unlabeled else (lambda f: f.labeled)
+    if start_on == "labeled":
+      usable = lambda frames, i: frames[i].labeled
+    elif start_on == "boxed":
+      usable = lambda frames, i: (frames[i].box is not None
+                                  and _evenly_spaced(frames[i:i + span + 1:frame_step], frame_step))
+    else:
+      raise ValueError(f"start_on={start_on!r}: not 'labeled' or 'boxed'")
     self.starts = [(vid, i) for vid, frames in sorted(videos.items())
-                   for i in range(0, len(frames) - span, label_stride) if usable(frames[i])]
+                   for i in range(0, len(frames) - span, label_stride) if usable(frames, i)]
 
   def __len__(self):
     return len(self.starts)
