@@ -74,26 +74,26 @@ def plan_rows(args):
 
 
 def table(results):
-  """CSV rows (dicts) of the finished rows: one per evaluated network."""
+  """CSV rows (dicts) of the finished rows [(row name, label fraction, result)]: one per network reported."""
   rows = []
   for name, fraction, result in results:
     for role, report in result["metrics"].items():
-      if name == "supervised_all":
-        model = "supervised_all"
-      elif name.startswith("supervised_f"):
-        model = "supervised_f"
-      elif name.startswith("mean_teacher"):
-        if role != "teacher":
-          continue  # the mean teacher's student is the TSAL student's twin; the row reports its teacher
-        model = "mean_teacher"
-      else:
-        model = role
+      model = row_model(name, role)
+      if model is None:
+        continue
       summary = report["all"]
       rows.append({"label_fraction": "all" if fraction is None else f"{fraction:g}", "model": model,
                    "minutes": f"{result['minutes']:.1f}", "steps": result["steps"],
                    "nme_ip": f"{100 * summary['inter_pupil']['fused']['nme']:.2f}",
                    "nme_io": f"{100 * summary['inter_ocular']['fused']['nme']:.2f}"})
   return rows
+
+
+def row_model(name, role):
+  """The CSV model of a row's network (None: not reported; the mean teacher's student is TSAL's twin)."""
+  kind = name.rsplit("_f", 1)[0] if name != "supervised_all" else name
+  return {"supervised_all": "supervised_all", "supervised": "supervised_f",
+          "mean_teacher": "mean_teacher" if role == "teacher" else None, "tsal": role}[kind]
 
 
 def gap_recovered(rows, fraction):

@@ -155,3 +155,29 @@ def test_unlabeled_videos_join_the_training_clips_without_labels(tmp_path):
   assert len(gap.train) - len(stills.train) == 18 + 19  # no clip jumps over the missing frame
   with pytest.raises(ValueError, match="needs clips"):
     build.build_data(_config(clip_length=1, unlabeled_lists=(str(tmp_path / "unlabeled.lst"),)))
+
+
+class _Numbered(sources.Source):
+  """`count` examples that name themselves: {"frames": [tag, index, seed]}."""
+
+  def __init__(self, tag, count):
+    self.tag, self.count = tag, count
+
+  def __len__(self):
+    return self.count
+
+  def example(self, index, seed=0):
+    return {"frames": np.array([self.tag, index, seed]), "labeled": np.array([True, False])}
+
+
+def test_concat_and_subset_sources_map_indices_across_their_parts():
+  concat = sources.ConcatSource([_Numbered(1, 2), _Numbered(2, 0), _Numbered(3, 3)])
+  assert len(concat) == 5
+  assert [tuple(concat.example(i, 9)["frames"]) for i in range(5)] == [
+      (1, 0, 9), (1, 1, 9), (3, 0, 9), (3, 1, 9), (3, 2, 9)]  # the empty part is stepped over
+  subset = sources.SubsetSource(_Numbered(1, 6), [4, 0])
+  assert len(subset) == 2 and [tuple(subset.example(i)["frames"]) for i in range(2)] == [(1, 4, 0), (1, 0, 0)]
+  partial = sources.PartiallyLabeledSource(_Numbered(1, 2), [False, True])
+  assert not partial.example(0)["labeled"].any() and partial.example(1)["labeled"][0]
+  with pytest.raises(ValueError, match="label mask"):
+    sources.PartiallyLabeledSource(_Numbered(1, 2), [True])

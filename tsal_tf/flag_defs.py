@@ -21,8 +21,9 @@ flags.DEFINE_integer("val_clip_count", 32, "Validation clips for the tracking NM
 flags.DEFINE_integer("label_stride", 10, "One labeled frame in this many (300VW / list data).")
 flags.DEFINE_integer("frame_step", 1, "Spacing of the clip's frames in real videos.")
 flags.DEFINE_float("label_fraction", 1.0, "Keep the frame-0 labels of this seeded fraction of the training clips; "
-                   "the others train through the unsupervised and pseudo-label terms, tracked from the teacher's "
-                   "detection (single frames: left out). The labeled ones are listed in <run_dir>/labeled.txt.",
+                   "the others train through the unsupervised and pseudo-label terms, tracked from the detection of "
+                   "the teacher (or the single model); with single frames they are left out. The labeled ones are "
+                   "listed in <run_dir>/labeled.txt.",
                    lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_list("unlabeled_list", None, "SBR list files of unlabeled videos (`prepare` output), comma-separated: "
                   "clips from every frame with a face box join the training clips, all unlabeled.")
