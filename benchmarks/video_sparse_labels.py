@@ -77,16 +77,18 @@ def write_report(path, rows, summary, label_stride, video):
   for (frame, labeled), cells in sorted(by_frame.items()):
     lines.append(f"| {frame} | {'yes' if labeled else ''} | " + " | ".join(cells[n] for n in names) + " |")
   atomic_write_text(path + ".md", "\n".join(lines) + "\n")
-  figure, axis = plt.subplots(figsize=(8, 4))
-  for name in names:
-    frames = [r[1] for r in rows if r[0] == name]
-    axis.plot(frames, [r[3] for r in rows if r[0] == name], label=f"{name} detection")
-    axis.plot(frames, [r[4] for r in rows if r[0] == name], "--", label=f"{name} tracking")
-  for frame in range(0, len(rows) // len(names), label_stride):
-    axis.axvline(frame, color="grey", lw=0.5)
-  axis.set_xlabel("frame (grey: labeled)")
-  axis.set_ylabel("NME inter-ocular (%)")
-  axis.legend(fontsize=8)
+  figure, axes = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+  for column, (axis, title) in enumerate(zip(axes, ("detection (each frame on its own)",
+                                                    "tracking (from the last labeled frame)")), start=3):
+    for name in names:
+      run_rows = [r for r in rows if r[0] == name]
+      axis.plot([r[1] for r in run_rows], [r[column] for r in run_rows], label=name)
+    for frame in range(0, len(rows) // len(names), label_stride):
+      axis.axvline(frame, color="grey", lw=0.5)
+    axis.set_title(title, fontsize=9)
+    axis.set_ylabel("NME inter-ocular (%)")
+  axes[0].legend(fontsize=8)
+  axes[1].set_xlabel("frame (grey: labeled)")
   figure.tight_layout()
   with atomic_path(path + ".png") as temporary:
     figure.savefig(temporary, format="png", dpi=110)
