@@ -56,29 +56,31 @@ def row_args(args, *flags):
 
 
 def plan_rows(args):
-  """[(row name, learning_curve row kind, label fraction or None, row flags)] in training order."""
+  """[(row name, model, learning_curve row kind, label fraction or None, row flags)] in training order; model is
+  one of --models."""
   models = [m for m in args.models.split(",") if m]
   unknown = set(models) - {"supervised_f", "supervised_all", "mean_teacher", "tsal"}
   if unknown:
     raise SystemExit(f"--models: unknown kind(s) {sorted(unknown)}")
-  rows = [("supervised_all", "supervised", None, [])] if "supervised_all" in models else []
+  rows = [("supervised_all", "supervised_all", "supervised", None, [])] if "supervised_all" in models else []
   for fraction in (float(f) for f in args.fractions.split(",") if f):
     labels = [f"--label_fraction={fraction:g}", f"--label_seed={args.label_seed}"]
     if "supervised_f" in models:
-      rows.append((f"supervised_f{fraction:g}", "supervised", fraction, labels))
+      rows.append((f"supervised_f{fraction:g}", "supervised_f", "supervised", fraction, labels))
     if "mean_teacher" in models:
-      rows.append((f"mean_teacher_f{fraction:g}", "tsal", fraction, labels + MEAN_TEACHER_FLAGS))
+      rows.append((f"mean_teacher_f{fraction:g}", "mean_teacher", "tsal", fraction, labels + MEAN_TEACHER_FLAGS))
     if "tsal" in models:
-      rows.append((f"tsal_f{fraction:g}", "tsal", fraction, labels))
+      rows.append((f"tsal_f{fraction:g}", "tsal", "tsal", fraction, labels))
   return rows
 
 
 def table(results):
-  """CSV rows (dicts) of the finished rows [(row name, label fraction, result)]: one per network reported."""
+  """CSV rows (dicts) of the finished rows [(plan_rows' model, label fraction, result)]: one per network
+  reported."""
   rows = []
-  for name, fraction, result in results:
+  for planned_model, fraction, result in results:
     for role, report in result["metrics"].items():
-      model = row_model(name, role)
+      model = csv_model(planned_model, role)
       if model is None:
         continue
       summary = report["all"]
@@ -89,11 +91,11 @@ def table(results):
   return rows
 
 
-def row_model(name, role):
-  """The CSV model of a row's network (None: not reported; the mean teacher's student is TSAL's twin)."""
-  kind = name.rsplit("_f", 1)[0] if name != "supervised_all" else name
-  return {"supervised_all": "supervised_all", "supervised": "supervised_f",
-          "mean_teacher": "mean_teacher" if role == "teacher" else None, "tsal": role}[kind]
+def csv_model(planned_model, role):
+  """The CSV model of a row's network `role` (None: not reported; the mean teacher's student is TSAL's twin)."""
+  if planned_model == "mean_teacher":
+    return "mean_teacher" if role == "teacher" else None
+  return role if planned_model == "tsal" else planned_model
 
 
 def gap_recovered(rows, fraction):
@@ -164,9 +166,9 @@ def main(argv=None):
   if not planned:
     raise SystemExit("no rows: give --fractions and --models")
   results = []
-  for name, kind, fraction, flags in planned:
+  for name, model, kind, fraction, flags in planned:
     steps = round(args.minutes * 60 * learning_curve.steps_per_second(kind, args))
-    results.append((name, fraction, learning_curve.run_row(name, kind, steps, row_args(args, *flags))))
+    results.append((model, fraction, learning_curve.run_row(name, kind, steps, row_args(args, *flags))))
     rows = write_report(results, args, command)  # a partial report after every row
   for row in rows:
     print(f"f={row['label_fraction']:5s} {row['model']:15s} {row['minutes']:>6s} min {str(row['steps']):>6s} steps  "

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 def predict_clip(net, frames, gamma, label_stride):
   """(detection, tracking) [T, N, 2] in source pixels for the FaceSamples `frames` of one video."""
   from tsal_tf import evaluation
-  from tsal_tf.data import augment, schemes, sources
+  from tsal_tf.data import augment, clips, schemes, sources
   size, scheme = net.config.input_size, schemes.IBUG68
   faces = sources.ImageSource(frames, size, scheme)  # every frame cropped from its own landmark box
   examples = [faces.example(i) for i in range(len(faces))]
@@ -37,15 +37,14 @@ def predict_clip(net, frames, gamma, label_stride):
   tracking = []
   for start in range(0, len(frames), label_stride):
     segment = frames[start:start + label_stride]
-    transform = augment.centre_transform(augment.source_box(segment[0].landmarks), size,
-                                         augment.NO_AUGMENT.crop_margin)
     if len(segment) == 1:
       tracking.append(segment[0].landmarks[None])
       continue
-    crops = np.stack([augment.warp_image(sources.read_frame(f), transform) for f in segment])
-    start_points = augment.source_to_crop(segment[0].landmarks, transform, scheme)
-    tracked = evaluation.track_clips(net, crops[None], start_points[None])[0]
-    tracking.append(augment.crop_to_source(tracked, transform, scheme))
+    # The segment cropped as training crops a video clip (frame 0's box, no augmentation).
+    clip = clips.video_clip([sources.read_frame(f) for f in segment], [f.landmarks for f in segment],
+                            np.random.default_rng(0), size, scheme)
+    tracked = evaluation.track_clips(net, clip.frames[None], clip.landmarks[None, 0])[0]
+    tracking.append(augment.crop_to_source(tracked, clip.transform, scheme))
   return detection, np.concatenate(tracking)
 
 

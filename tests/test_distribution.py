@@ -13,10 +13,11 @@ from tsal_tf.teacher_student import TeacherStudent
 CONFIG = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
 
 
-def _one_step(devices, initial, source):
+def _one_step(devices, initial, source, partial_labels):
   strategy = tf.distribute.MirroredStrategy(devices)
   with strategy.scope():
-    model = TeacherStudent(CONFIG, ObjectiveConfig(), steps_per_epoch=1, omega_epochs=(0.5, 1.0, 2.0))
+    model = TeacherStudent(CONFIG, ObjectiveConfig(), steps_per_epoch=1, omega_epochs=(0.5, 1.0, 2.0),
+                           partial_labels=partial_labels)
     for variable, value in zip(model.student.weights + model.teacher.weights, initial):
       variable.assign(value)
     # Adam's epsilon is raised from 1e-7: its first step lr * g / (|g| + eps) turns float-rounding differences
@@ -39,8 +40,8 @@ def test_two_replicas_give_the_same_weights_as_one(labeled):
   initial = [w.numpy() for w in reference.student.weights + reference.teacher.weights]
   cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
   assert len(cpus) >= 2, "conftest splits the CPU into 2 logical devices"
-  one = _one_step(cpus[:1], initial, source)
-  two = _one_step(cpus[:2], initial, source)
+  one = _one_step(cpus[:1], initial, source, labeled is not None)
+  two = _one_step(cpus[:2], initial, source, labeled is not None)
   changed = max(float(np.max(np.abs(a - b))) for a, b in zip(one, initial))
   assert changed > 1e-3  # the step really moved the weights
   worst = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))

@@ -111,7 +111,8 @@ def test_unlabeled_clips_track_from_the_guide_and_skip_the_supervised_terms():
 @pytest.mark.parametrize("async_learning", [True, False])
 def test_tracking_guide_is_the_label_or_the_evaluated_networks_detection(async_learning):
   config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
-  model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, async_learning=async_learning)
+  model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, async_learning=async_learning,
+                         partial_labels=True)
   rng = np.random.default_rng(2)
   landmarks = rng.uniform(4, 28, size=(2, 3, 68, 2)).astype(np.float32)
   landmarks[1] = np.nan  # an unlabeled video clip has no annotation at all
@@ -132,6 +133,8 @@ def test_tracking_guide_is_the_label_or_the_evaluated_networks_detection(async_l
   terms = model.role_terms("student", model.student, outputs["student"], frames, labels,
                            model.label_weights(labeled), ops.convert_to_tensor(guide), 1.0)
   assert np.isfinite(float(terms["total"]))
+  model.partial_labels = False  # every clip labeled: the objective tracks from the labels themselves
+  assert model.tracking_guide(outputs, labels, labeled) is None
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="needs ../shared/data")
@@ -147,6 +150,9 @@ def test_unlabeled_videos_join_the_training_clips_without_labels(tmp_path):
   mixed = build.build_data(_config(clip_length=3, unlabeled_lists=(str(tmp_path / "unlabeled.lst"),)))
   assert len(mixed.train) == len(stills.train) + len(video) - 2  # a 3-frame clip starts at frames 0..39
   assert mixed.labeled_names == stills.labeled_names
+  video_name = f"{tmp_path / 'unlabeled.lst'}:{os.path.dirname(video[0].image_path)}"
+  assert mixed.train.name(0) == stills.labeled_names[0] and mixed.train.name(len(stills.train) + 5) == (
+      f"{video_name}:5")
   clip = mixed.train.example(len(stills.train) + 5, seed=0)
   assert clip["frames"].shape == (3, 32, 32, 3) and not clip["labeled"].any()
   assert mixed.train.example(0, seed=0)["labeled"][0]
@@ -175,9 +181,12 @@ def test_concat_and_subset_sources_map_indices_across_their_parts():
   assert len(concat) == 5
   assert [tuple(concat.example(i, 9)["frames"]) for i in range(5)] == [
       (1, 0, 9), (1, 1, 9), (3, 0, 9), (3, 1, 9), (3, 2, 9)]  # the empty part is stepped over
+  assert [concat.name(i) for i in range(5)] == ["clip 0", "clip 1", "clip 0", "clip 1", "clip 2"]
   subset = sources.SubsetSource(_Numbered(1, 6), [4, 0])
   assert len(subset) == 2 and [tuple(subset.example(i)["frames"]) for i in range(2)] == [(1, 4, 0), (1, 0, 0)]
+  assert [subset.name(i) for i in range(2)] == ["clip 4", "clip 0"]
   partial = sources.PartiallyLabeledSource(_Numbered(1, 2), [False, True])
   assert not partial.example(0)["labeled"].any() and partial.example(1)["labeled"][0]
+  assert partial.name(1) == "clip 1"
   with pytest.raises(ValueError, match="label mask"):
     sources.PartiallyLabeledSource(_Numbered(1, 2), [True])

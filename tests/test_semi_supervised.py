@@ -15,13 +15,17 @@ from benchmarks import semi_supervised  # noqa: E402
 
 def test_rows_share_the_labeled_faces_and_the_mean_teacher_is_v1_lambda_0999():
   args = semi_supervised.parse_args(["--fractions=0.1,0.2", "--label_seed=3"])
-  rows = {name: (kind, fraction, flags) for name, kind, fraction, flags in semi_supervised.plan_rows(args)}
+  rows = {name: rest for name, *rest in semi_supervised.plan_rows(args)}
   assert list(rows) == ["supervised_all", "supervised_f0.1", "mean_teacher_f0.1", "tsal_f0.1", "supervised_f0.2",
                         "mean_teacher_f0.2", "tsal_f0.2"]
-  assert rows["supervised_all"] == ("supervised", None, [])
-  assert rows["tsal_f0.1"] == ("tsal", 0.1, ["--label_fraction=0.1", "--label_seed=3"])
-  assert rows["mean_teacher_f0.2"][2] == ["--label_fraction=0.2", "--label_seed=3", "--queue_length=1",
-                                          "--ema_lambda=0.999"]
+  assert rows["supervised_all"] == ["supervised_all", "supervised", None, []]
+  assert rows["supervised_f0.2"][:3] == ["supervised_f", "supervised", 0.2]
+  assert rows["tsal_f0.1"] == ["tsal", "tsal", 0.1, ["--label_fraction=0.1", "--label_seed=3"]]
+  assert rows["mean_teacher_f0.2"][1:] == ["tsal", 0.2, ["--label_fraction=0.2", "--label_seed=3",
+                                                         "--queue_length=1", "--ema_lambda=0.999"]]
+  assert [semi_supervised.csv_model(model, role) for model, role in (
+      ("supervised_f", "student"), ("mean_teacher", "teacher"), ("mean_teacher", "student"), ("tsal", "student"))
+  ] == ["supervised_f", "mean_teacher", None, "student"]
   row = semi_supervised.row_args(args, "--label_fraction=0.1")
   assert row.extra_flags == "--label_fraction=0.1" and row.study_dir == args.study_dir
 

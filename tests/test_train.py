@@ -86,6 +86,7 @@ def test_partially_labeled_fine_tuning_starts_from_the_trained_network(tmp_path)
   assert base.returncode == 0, base.stdout + base.stderr
   trained_nme = re.search(r"teacher/fused_nme ([0-9.]+)%", base.stdout).group(1)
   assert f"at step 0: {trained_nme}%" not in base.stdout  # the base run's two steps changed its NME
+  assert not (tmp_path / "base" / "labeled.txt").exists()  # every face labeled: nothing to list
   result = _train(tmp_path / "run", f"--init_from={tmp_path / 'base'}", "--label_fraction=0.25", "--label_seed=1",
                   "--seed=7", "--epochs=1", "--steps_per_epoch=2")
   assert result.returncode == 0, result.stdout + result.stderr

@@ -40,14 +40,17 @@ class TeacherStudent(keras.Model):
     omega_epochs: (climb end, retain end, total) epochs of omega(t) (losses.omega).
     async_learning: train the teacher and apply eq. 8 (off: the supervised single model).
     queue_length, ema_lambda: v and lambda of eq. 8.
+    partial_labels: some training clips have no frame-0 label (--label_fraction below 1 with clips, unlabeled
+      videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips track from
+      the evaluated network's detection (`tracking_guide`). Off, every clip is labeled and a step does neither.
   """
 
   def __init__(self, net_config, objective_config, steps_per_epoch, omega_epochs=(60.0, 110.0, 140.0),
-               async_learning=True, queue_length=4, ema_lambda=0.99, **kwargs):
+               async_learning=True, queue_length=4, ema_lambda=0.99, partial_labels=False, **kwargs):
     super().__init__(**kwargs)
     self.net_config, self.objective_config = net_config, objective_config
     self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
-    self.async_learning = async_learning
+    self.async_learning, self.partial_labels = async_learning, partial_labels
     self.student = network.build_network(net_config, "student")
     self.teacher = network.build_network(net_config, "teacher")
     for target, source in zip(self.teacher.weights, self.student.weights):
@@ -102,10 +105,11 @@ class TeacherStudent(keras.Model):
     """Where the pseudo-labels' tracking starts, [B, N, 2]: the label of a labeled clip, otherwise the frame-0
     detection p_M(0) of the evaluated network (the teacher with asynchronous learning), stop-gradient.
 
-    outputs: {role: outputs of that network on the batch}. None for single frames (nothing is tracked).
+    outputs: {role: outputs of that network on the batch}. None for single frames (nothing is tracked) and
+    without partial labels (the guide is the labels).
     """
     heatmaps = outputs["teacher" if self.async_learning else "student"]["heatmaps"]
-    if heatmaps.shape[1] == 1:
+    if heatmaps.shape[1] == 1 or not self.partial_labels:
       return None
     detected, _ = decoders.decode_lhr(heatmaps[:, 0], self.net_config.heatmap_decoder)
     return _where_labeled(labeled, labels, ops.stop_gradient(detected))

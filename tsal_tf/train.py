@@ -90,7 +90,8 @@ def run():
   data = experiment.build_data()
   net_config = experiment.network_config(data.scheme.num_points)
   experiment.save_flags(run_dir, data.scheme.num_points)
-  atomic_write_text(os.path.join(run_dir, "labeled.txt"), "".join(f"{name}\n" for name in data.labeled_names))
+  if FLAGS.label_fraction < 1.0:
+    atomic_write_text(os.path.join(run_dir, "labeled.txt"), "".join(f"{name}\n" for name in data.labeled_names))
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   total = FLAGS.epochs * steps_per_epoch
   print(f"training {len(data.train)} examples ({len(data.labeled_names)} labeled), {FLAGS.epochs} epochs of "
@@ -101,7 +102,8 @@ def run():
     model = teacher_student.TeacherStudent(
         net_config, experiment.objective_config(), steps_per_epoch,
         omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
-        queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda)
+        queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
+        partial_labels=len(data.labeled_names) < len(data.train))
     # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.
     model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")
   step = lambda: int(keras.ops.convert_to_numpy(model.optimizer.iterations.value))

@@ -20,7 +20,8 @@ def train_step(model, state, batch):
   """One TSAL step: (logs, new state) from state = (trainable, non_trainable, optimizer, metrics) values."""
   trainable, non_trainable, optimizer_values, metrics_values = state
   frames, labels, labeled = model.inputs_of(batch)
-  weights = model.label_weights(labeled)  # the JAX step sees its whole batch on one device
+  # The JAX step sees its whole batch on one device.
+  weights = model.label_weights(labeled) if model.partial_labels else None
   step = _values_of(optimizer_values, model.optimizer.variables, [model.optimizer.iterations])[0]
   omega = model.omega_at(step)
 

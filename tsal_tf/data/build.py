@@ -126,18 +126,9 @@ def _training_source(config):
                                  config.frame_step), scheme
 
 
-def _example_names(source):
-  """A name per training example: the image path of a face, '<video>:<frame>' of a video clip, else its index."""
-  if hasattr(source, "samples"):
-    return [sample.image_path for sample in source.samples]
-  if hasattr(source, "starts"):
-    return [f"{video}:{start}" for video, start in source.starts]
-  return [f"clip {i}" for i in range(len(source))]
-
-
 def _partially_labeled(train, config):
   """(source, names of the labeled examples) under config.label_fraction."""
-  names = _example_names(train)
+  names = [train.name(i) for i in range(len(train))]
   if config.label_fraction >= 1.0:
     return train, names
   labeled = sources.choose_labeled(len(train), config.label_fraction, config.label_seed)

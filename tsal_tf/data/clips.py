@@ -25,10 +25,12 @@ from tsal_tf.data import schemes
 
 @dataclasses.dataclass
 class Clip:
-  """frames uint8 [K, S, S, 3]; landmarks float32 [K, N, 2] (crop pixels); labeled bool [K]."""
+  """frames uint8 [K, S, S, 3]; landmarks float32 [K, N, 2] (crop pixels); labeled bool [K]; transform: the
+  CropTransform from source to crop pixels of a clip cut from a real video (None for synthesized motion)."""
   frames: np.ndarray
   landmarks: np.ndarray
   labeled: np.ndarray
+  transform: augment.CropTransform = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +159,7 @@ def video_clip(images, landmarks, rng, size, scheme, augment_config=augment.NO_A
     box: optional face box of frame 0.
 
   Returns:
-    Clip; `landmarks` holds NaN for frames without annotation; labeled = [True, False, ...].
+    Clip with its transform; `landmarks` holds NaN for frames without annotation; labeled = [True, False, ...].
   """
   transform = augment.random_transform(rng, augment.source_box(landmarks[0], box), size, augment_config)
   colour_seed = rng.integers(1 << 31)
@@ -169,4 +171,4 @@ def video_clip(images, landmarks, rng, size, scheme, augment_config=augment.NO_A
                   else np.full((scheme.num_points, 2), np.nan, np.float32))
   labeled = np.zeros(len(images), bool)
   labeled[0] = landmarks[0] is not None
-  return Clip(np.stack(frames), np.stack(tracks), labeled)
+  return Clip(np.stack(frames), np.stack(tracks), labeled, transform)

@@ -22,13 +22,17 @@ from tsal_tf.data import synthetic
 
 
 class Source:
-  """Base class: `len(source)` examples; `example(index, seed)` -> dict of arrays."""
+  """Base class: `len(source)` examples; `example(index, seed)` -> dict of arrays; `name(index)` says which."""
 
   def __len__(self):
     raise NotImplementedError
 
   def example(self, index, seed=0):
     raise NotImplementedError
+
+  def name(self, index):
+    """What example `index` is made from, for a person (e.g. <run_dir>/labeled.txt)."""
+    return f"clip {index}"
 
   def rng(self, index, seed):
     return np.random.default_rng([seed, index])
@@ -71,6 +75,9 @@ class StillClipSource(Source):
 
   def __len__(self):
     return len(self.samples)
+
+  def name(self, index):
+    return self.samples[index].image_path
 
   def example(self, index, seed=0):
     sample = self.samples[index]
@@ -156,6 +163,10 @@ class VideoClipSource(Source):
   def __len__(self):
     return len(self.starts)
 
+  def name(self, index):
+    video_id, start = self.starts[index]
+    return f"{video_id}:{start}"
+
   def example(self, index, seed=0):
     video_id, start = self.starts[index]
     frames = self.videos[video_id][start:start + self.num_frames * self.frame_step:self.frame_step]
@@ -192,6 +203,9 @@ class PartiallyLabeledSource(Source):
   def __len__(self):
     return len(self.source)
 
+  def name(self, index):
+    return self.source.name(index)
+
   def example(self, index, seed=0):
     example = self.source.example(index, seed)
     if not self.labeled[index]:
@@ -209,9 +223,18 @@ class ConcatSource(Source):
   def __len__(self):
     return int(self.ends[-1]) if len(self.ends) else 0
 
-  def example(self, index, seed=0):
+  def _locate(self, index):
+    """(part, index within that part) of example `index`."""
     part = int(np.searchsorted(self.ends, index, side="right"))
-    return self.parts[part].example(index - (int(self.ends[part - 1]) if part else 0), seed)
+    return self.parts[part], index - (int(self.ends[part - 1]) if part else 0)
+
+  def name(self, index):
+    part, within = self._locate(index)
+    return part.name(within)
+
+  def example(self, index, seed=0):
+    part, within = self._locate(index)
+    return part.example(within, seed)
 
 
 class SubsetSource(Source):
@@ -222,6 +245,9 @@ class SubsetSource(Source):
 
   def __len__(self):
     return len(self.indices)
+
+  def name(self, index):
+    return self.source.name(self.indices[index])
 
   def example(self, index, seed=0):
     return self.source.example(self.indices[index], seed)
