@@ -38,7 +38,8 @@ def main(argv):
   net_config = experiment.network_config(data.scheme.num_points)
   batch = next(iter(pipelines.make_dataset(data.train, FLAGS.batch_size)))
   tsal = TeacherStudent(net_config, experiment.objective_config(), steps_per_epoch=100,
-                        queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda)
+                        queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
+                        partial_labels=data.partial_labels)
   tsal.compile(keras.optimizers.Adam(1e-4))
   update = tf.function(tsal.queue.update)
   tsal_step = tf.function(tsal.train_step)  # includes the eq. 8 update

@@ -28,8 +28,8 @@ def _one_step(devices, initial, source, partial_labels):
   return [w.numpy() for w in model.student.weights + model.teacher.weights]
 
 
-# Fully labeled, and labeled unevenly across the replicas' halves of the batch (2 + 1 labeled clips): l_M and
-# l_C must stay the mean over the labeled clips of the whole batch.
+# Fully labeled (no label weights), and labeled unevenly across the replicas' halves of the batch (2 + 1
+# labeled clips): then l_M and l_C must stay the mean over the labeled clips of the whole batch.
 @pytest.mark.parametrize("labeled", [None, [True, True, True, False]])
 def test_two_replicas_give_the_same_weights_as_one(labeled):
   source = sources.SyntheticClipSource(4, 32, 3)

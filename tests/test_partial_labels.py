@@ -57,6 +57,7 @@ def test_unlabeled_faces_become_clips_without_a_label_and_single_frames_leave_th
 
   single = build.build_data(_config(clip_length=1, label_fraction=0.25, label_seed=3))
   assert len(single.train) == mask.sum() and single.labeled_names == partial.labeled_names
+  assert partial.partial_labels and not single.partial_labels  # single frames keep only the labeled faces
   every_face = build.build_data(_config(clip_length=1)).train
   np.testing.assert_array_equal(single.train.example(0, seed=5)["frames"],
                                 every_face.example(labeled, seed=5)["frames"])
@@ -149,7 +150,7 @@ def test_unlabeled_videos_join_the_training_clips_without_labels(tmp_path):
   stills = build.build_data(_config(clip_length=3))
   mixed = build.build_data(_config(clip_length=3, unlabeled_lists=(str(tmp_path / "unlabeled.lst"),)))
   assert len(mixed.train) == len(stills.train) + len(video) - 2  # a 3-frame clip starts at frames 0..39
-  assert mixed.labeled_names == stills.labeled_names
+  assert mixed.labeled_names == stills.labeled_names and mixed.partial_labels and not stills.partial_labels
   video_name = f"{tmp_path / 'unlabeled.lst'}:{os.path.dirname(video[0].image_path)}"
   assert mixed.train.name(0) == stills.labeled_names[0] and mixed.train.name(len(stills.train) + 5) == (
       f"{video_name}:5")

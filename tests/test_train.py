@@ -77,8 +77,10 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend):
 
 def test_existing_run_without_resume_is_refused(tmp_path):
   assert _train(tmp_path / "run", "--epochs=1", "--steps_per_epoch=2").returncode == 0
-  result = _train(tmp_path / "run", "--epochs=1", "--steps_per_epoch=2")
+  flags = (tmp_path / "run" / "flags.txt").read_text()
+  result = _train(tmp_path / "run", "--epochs=1", "--steps_per_epoch=2", "--seed=5")
   assert result.returncode != 0 and "pass --resume" in result.stdout + result.stderr
+  assert (tmp_path / "run" / "flags.txt").read_text() == flags  # the refused run left the run as it was
 
 
 def test_partially_labeled_fine_tuning_starts_from_the_trained_network(tmp_path):

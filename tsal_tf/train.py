@@ -89,9 +89,6 @@ def run():
   os.makedirs(run_dir, exist_ok=True)
   data = experiment.build_data()
   net_config = experiment.network_config(data.scheme.num_points)
-  experiment.save_flags(run_dir, data.scheme.num_points)
-  if FLAGS.label_fraction < 1.0:
-    atomic_write_text(os.path.join(run_dir, "labeled.txt"), "".join(f"{name}\n" for name in data.labeled_names))
   steps_per_epoch = FLAGS.steps_per_epoch or max(1, len(data.train) // FLAGS.batch_size)
   total = FLAGS.epochs * steps_per_epoch
   print(f"training {len(data.train)} examples ({len(data.labeled_names)} labeled), {FLAGS.epochs} epochs of "
@@ -103,7 +100,7 @@ def run():
         net_config, experiment.objective_config(), steps_per_epoch,
         omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
         queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
-        partial_labels=len(data.labeled_names) < len(data.train))
+        partial_labels=data.partial_labels)
     # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.
     model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")
   step = lambda: int(keras.ops.convert_to_numpy(model.optimizer.iterations.value))
@@ -120,6 +117,10 @@ def run():
     for net in (model.student, model.teacher):
       runs.copy_weights(trained, net, FLAGS.init_from)
     print(f"initialised from {FLAGS.init_from}", flush=True)
+  # Written once the run is known to be new or resumed, so that a refused rerun leaves the run as it was.
+  experiment.save_flags(run_dir, data.scheme.num_points)
+  if FLAGS.label_fraction < 1.0:
+    atomic_write_text(os.path.join(run_dir, "labeled.txt"), "".join(f"{name}\n" for name in data.labeled_names))
 
   validation = callbacks.Validation(data.val_images, data.val_landmarks, data.val_clip_frames,
                                     data.val_clip_landmarks, FLAGS.normalizer, run_dir, FLAGS.gamma,

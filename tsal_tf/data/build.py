@@ -159,7 +159,7 @@ def build_data(config):
   """Training source, validation arrays and landmark scheme of a DataConfig.
 
   Returns a namespace: train (a sources.Source), labeled_names (the training examples that keep their
-  label), scheme (its point count, 68 for iBUG or 19 for AFLW, sizes
+  label), partial_labels (some training clips have no frame-0 label: TeacherStudent's argument), scheme (its point count, 68 for iBUG or 19 for AFLW, sizes
   the network), val_images uint8 [M, S, S, 3] and val_landmarks [M, N, 2], val_subsets (folder of each face,
   or None), val_clip_frames [C, K', S, S, 3] and val_clip_landmarks [C, K', N, 2] (K' = max(K, 2), or None).
   """
@@ -187,6 +187,7 @@ def build_data(config):
     subsets = None
   count = min(config.val_clip_count, len(clip_source))
   clip_frames, clip_landmarks = _stack(clip_source, count, "frames", "landmarks") if count else (None, None)
-  return types.SimpleNamespace(train=train, labeled_names=labeled_names, scheme=scheme, val_images=images,
+  return types.SimpleNamespace(train=train, labeled_names=labeled_names,
+                               partial_labels=len(labeled_names) < len(train), scheme=scheme, val_images=images,
                                val_landmarks=landmarks, val_subsets=subsets, val_clip_frames=clip_frames,
                                val_clip_landmarks=clip_landmarks)

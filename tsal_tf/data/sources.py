@@ -56,6 +56,9 @@ class ImageSource(Source):
   def __len__(self):
     return len(self.samples)
 
+  def name(self, index):
+    return self.samples[index].image_path
+
   def example(self, index, seed=0):
     sample = self.samples[index]
     image, landmarks, transform = augment.augment_face(
