@@ -12,13 +12,14 @@ def train_step(model, batch):
   logs = {"omega": omega, "lr": model.optimizer.learning_rate}
   # Single frames (clip_length 1) never reach the motion field: only the landmark nets train.
   single_frames = frames.shape[1] == 1
-  variables, total, weights = [], 0.0, None
-  if model.partial_labels:
-    # The labeled clips per replica, from the count over all replicas: l_M and l_C average over the labeled
-    # clips of the global batch however the replicas' shares happen to be labeled.
-    labeled_per_replica = tf.distribute.get_replica_context().all_reduce("SUM", tf.reduce_sum(labeled)) / (
-        strategy.num_replicas_in_sync)
-    weights = model.label_weights(labeled, labeled_per_replica)
+  variables, total = [], 0.0
+  # The labeled clips per replica, from the count over all replicas: l_M and l_C average over the labeled
+  # clips of the global batch however the replicas' shares happen to be labeled. The scalar all-reduce runs
+  # on every step, partial labels or not: with it skipped in one fit, a later MirroredStrategy fit in the same
+  # process failed with a collective shape mismatch (tests/test_distribution.py runs both in turn).
+  labeled_per_replica = tf.distribute.get_replica_context().all_reduce("SUM", tf.reduce_sum(labeled)) / (
+      strategy.num_replicas_in_sync)
+  weights = model.label_weights(labeled, labeled_per_replica) if model.partial_labels else None
   with tf.GradientTape() as tape:
     outputs = {role: net(frames, training=True) for role, net in model.roles()}
     guide = model.tracking_guide(outputs, labels, labeled)
