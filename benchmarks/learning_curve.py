@@ -165,9 +165,10 @@ def evaluate_row(run_dir, eval_dirs):
   roles = {"student": student} if run_flags.get("async_learning") == "false" else {"teacher": teacher,
                                                                                    "student": student}
   shift = evaluation.run_mirror_shift(run_flags, teacher.config.input_size)
-  return [{role: evaluation.face_metrics(
-      evaluation.predict_images(net, images, gamma, flip_test=flip_test, mirror_shift=shift), truth, subsets)
-           for role, net in roles.items()} for flip_test in (False, True)]
+  predictions = {role: evaluation.predict_images_plain_and_flip_test(net, images, gamma, mirror_shift=shift)
+                 for role, net in roles.items()}
+  return [{role: evaluation.face_metrics(both[view], truth, subsets) for role, both in predictions.items()}
+          for view in (0, 1)]
 
 
 def run_row(name, kind, steps, args):

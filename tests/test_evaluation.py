@@ -50,3 +50,16 @@ def test_flip_test_mirror_shift_moves_the_mirrored_view_right():
   shifted = evaluation.predict_images(net, images, 0.8, flip_test=True, mirror_shift=0.6)
   for key in ("p_M", "p_C", "fused"):
     np.testing.assert_allclose(shifted[key] - plain[key], np.broadcast_to([0.3, 0.0], plain[key].shape), atol=1e-4)
+
+
+def test_one_pass_gives_the_plain_and_the_flip_test_predictions():
+  net = network.build_network(NetworkConfig(input_size=32, widths=(8, 16), head_width=8, lhr_width=8,
+                                            flow_widths=(8, 16), flow_scales=2), "student")
+  images = np.random.default_rng(3).integers(0, 255, size=(5, 32, 32, 3), dtype=np.uint8)
+  plain, flipped = evaluation.predict_images_plain_and_flip_test(net, images, 0.8, batch_size=2, mirror_shift=0.4)
+  expected = (evaluation.predict_images(net, images, 0.8, batch_size=2),
+              evaluation.predict_images(net, images, 0.8, batch_size=2, flip_test=True, mirror_shift=0.4))
+  for got, want in zip((plain, flipped), expected):
+    assert set(got) == {"p_M", "p_C", "fused", "confidence"}
+    for key in got:
+      np.testing.assert_allclose(got[key], want[key], atol=1e-5)

@@ -13,6 +13,7 @@ from tsal_tf.data import sources
 from tsal_tf.model import decoders
 from tsal_tf.model.config import NetworkConfig
 from tsal_tf.objective import ObjectiveConfig
+from tsal_tf import teacher_student
 from tsal_tf.teacher_student import TeacherStudent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,7 +68,7 @@ def test_weighted_losses_equal_the_losses_of_the_labeled_examples():
   rng = np.random.default_rng(0)
   logits = rng.normal(size=(3, 8, 8, 5)).astype(np.float32)
   points = rng.uniform(1, 6, size=(3, 5, 2)).astype(np.float32)
-  weights = _np(TeacherStudent.label_weights(np.array([1.0, 0.0, 1.0], np.float32)))
+  weights = _np(teacher_student.labeled_mean_weights(np.array([1.0, 0.0, 1.0], np.float32)))
   np.testing.assert_allclose(weights, [1.5, 0.0, 1.5])  # labeled * B / (labeled clips)
   keep = [0, 2]
   for config in (ObjectiveConfig(heatmap_loss="softmax", integral_weight=8.0),
@@ -94,7 +95,7 @@ def test_unlabeled_clips_track_from_the_guide_and_skip_the_supervised_terms():
   labels = rng.uniform(2, 5, size=(batch, n, 2)).astype(np.float32)
   guide = rng.uniform(2, 5, size=(batch, n, 2)).astype(np.float32)
   config = ObjectiveConfig(sic=False, mfds=False)
-  weights = _np(TeacherStudent.label_weights(np.array([1.0, 0.0], np.float32)))
+  weights = _np(teacher_student.labeled_mean_weights(np.array([1.0, 0.0], np.float32)))
   mixed = objective.network_objective(outputs, frames, labels, 1.0, "teacher", config, label_weights=weights,
                                       guide=guide)
   first = {k: (v[:1] if k != "flows" else [v[0][:1]]) for k, v in outputs.items()}
@@ -112,8 +113,8 @@ def test_unlabeled_clips_track_from_the_guide_and_skip_the_supervised_terms():
 @pytest.mark.parametrize("async_learning", [True, False])
 def test_tracking_guide_is_the_label_or_the_evaluated_networks_detection(async_learning):
   config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
-  model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, async_learning=async_learning,
-                         partial_labels=True)
+  model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, async_learning=async_learning)
+  assert model.partial_labels  # the safe default: nothing assumes every clip is labeled
   rng = np.random.default_rng(2)
   landmarks = rng.uniform(4, 28, size=(2, 3, 68, 2)).astype(np.float32)
   landmarks[1] = np.nan  # an unlabeled video clip has no annotation at all
@@ -134,8 +135,9 @@ def test_tracking_guide_is_the_label_or_the_evaluated_networks_detection(async_l
   terms = model.role_terms("student", model.student, outputs["student"], frames, labels,
                            model.label_weights(labeled), ops.convert_to_tensor(guide), 1.0)
   assert np.isfinite(float(terms["total"]))
-  model.partial_labels = False  # every clip labeled: the objective tracks from the labels themselves
-  assert model.tracking_guide(outputs, labels, labeled) is None
+  np.testing.assert_allclose(_np(model.label_weights(labeled)), [2.0, 0.0])
+  model.partial_labels = False  # every clip labeled: the objective tracks from the labels, weights all 1
+  assert model.tracking_guide(outputs, labels, labeled) is None and model.label_weights(labeled) is None
 
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason="needs ../shared/data")

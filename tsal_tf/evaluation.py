@@ -21,9 +21,21 @@ def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False, mirro
   read-out. mirror_shift: `augment.centre_mirror_shift` of the run's --label_x_offset (a model trained with
   it labels a mirrored crop that far off the plain mirror, augment.flip_offset).
   """
+  plain, flipped = _predict(net, images, gamma, batch_size, flip_test, mirror_shift)
+  return flipped if flip_test else plain
+
+
+def predict_images_plain_and_flip_test(net, images, gamma=0.8, batch_size=32, mirror_shift=0.0):
+  """(predict_images without, predict_images with the flip test) from one pass over both views."""
+  return _predict(net, images, gamma, batch_size, True, mirror_shift)
+
+
+def _predict(net, images, gamma, batch_size, flip_test, mirror_shift):
+  """(plain predictions, flip-test predictions or None) as in predict_images."""
   from tsal_tf.data import schemes
   stride = net.config.heatmap_stride
-  results = {"p_M": [], "p_C": [], "fused": [], "confidence": []}
+  keys = ("p_M", "p_C", "fused", "confidence")
+  results = {"plain": {k: [] for k in keys}, "flipped": {k: [] for k in keys}}
   for start in range(0, len(images), batch_size):
     batch = np.asarray(images[start:start + batch_size])
     views = [batch, batch[:, :, ::-1]] if flip_test else [batch]
@@ -35,19 +47,20 @@ def predict_images(net, images, gamma=0.8, batch_size=32, flip_test=False, mirro
       predicted.append({"p_M": decoders.to_crop_coords(ops.convert_to_numpy(p_m), stride),
                         "p_C": decoders.to_crop_coords(ops.convert_to_numpy(p_c), stride),
                         "confidence": ops.convert_to_numpy(confidence)})
+    merged = {"plain": predicted[0]}
     if flip_test:
       scheme, size = schemes.scheme_for(net.config.num_points), batch.shape[2]
-      mirrored = predicted[1]
-      for key in ("p_M", "p_C"):
-        back = schemes.flip_landmarks(mirrored[key], size, scheme) + np.array([mirror_shift, 0.0])
-        predicted[0][key] = 0.5 * (predicted[0][key] + back)
-      permutation = list(scheme.flip_permutation)
-      predicted[0]["confidence"] = 0.5 * (predicted[0]["confidence"] + mirrored["confidence"][:, permutation])
-    merged = predicted[0]
-    merged["fused"] = decoders.fuse(merged["p_M"], merged["p_C"], gamma)
-    for key in results:
-      results[key].append(merged[key])
-  return {k: np.concatenate(v) for k, v in results.items()}
+      plain, mirrored = predicted
+      flipped = {key: 0.5 * (plain[key] + schemes.flip_landmarks(mirrored[key], size, scheme)
+                             + np.array([mirror_shift, 0.0])) for key in ("p_M", "p_C")}
+      flipped["confidence"] = 0.5 * (plain["confidence"] + mirrored["confidence"][:, list(scheme.flip_permutation)])
+      merged["flipped"] = flipped
+    for name, prediction in merged.items():
+      prediction["fused"] = decoders.fuse(prediction["p_M"], prediction["p_C"], gamma)
+      for key in keys:
+        results[name][key].append(prediction[key])
+  plain = {k: np.concatenate(v) for k, v in results["plain"].items()}
+  return plain, ({k: np.concatenate(v) for k, v in results["flipped"].items()} if flip_test else None)
 
 
 def run_mirror_shift(run_flags, size):

@@ -25,6 +25,15 @@ from tsal_tf.model import decoders
 from tsal_tf.model import network
 
 
+def labeled_mean_weights(labeled, labeled_per_replica=None):
+  """Example weights [B] that turn a mean over the batch into the mean over its labeled clips:
+  w_b = labeled_b * B / n, with n the labeled clips per replica (this batch's count, or under a tf.distribute
+  strategy the all-reduced count over the replicas divided by their number), so that the replicas' mean of the
+  weighted terms is the mean over the labeled clips of the global batch."""
+  count = ops.sum(labeled) if labeled_per_replica is None else labeled_per_replica
+  return labeled * ops.cast(ops.shape(labeled)[0], "float32") / ops.maximum(count, 1e-6)
+
+
 def _where_labeled(labeled, labels, otherwise):
   """Per clip: labels [B, N, 2] where labeled [B] > 0, else `otherwise`."""
   return ops.where(ops.reshape(labeled, (-1, 1, 1)) > 0, labels, otherwise)
@@ -40,13 +49,15 @@ class TeacherStudent(keras.Model):
     omega_epochs: (climb end, retain end, total) epochs of omega(t) (losses.omega).
     async_learning: train the teacher and apply eq. 8 (off: the supervised single model).
     queue_length, ema_lambda: v and lambda of eq. 8.
-    partial_labels: some training clips have no frame-0 label (--label_fraction below 1 with clips, unlabeled
-      videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips track from
-      the evaluated network's detection (`tracking_guide`). Off, every clip is labeled and a step does neither.
+    partial_labels: some training clips may have no frame-0 label (--label_fraction below 1 with clips,
+      unlabeled videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips
+      track from the evaluated network's detection (`tracking_guide`). False is a promise that every clip is
+      labeled (`build_data(...).partial_labels` knows): a step then skips both, and an unlabeled clip would
+      train toward the masked label (0, 0).
   """
 
   def __init__(self, net_config, objective_config, steps_per_epoch, omega_epochs=(60.0, 110.0, 140.0),
-               async_learning=True, queue_length=4, ema_lambda=0.99, partial_labels=False, **kwargs):
+               async_learning=True, queue_length=4, ema_lambda=0.99, partial_labels=True, **kwargs):
     super().__init__(**kwargs)
     self.net_config, self.objective_config = net_config, objective_config
     self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
@@ -93,13 +104,10 @@ class TeacherStudent(keras.Model):
     labels = decoders.to_heatmap_coords(batch["landmarks"][:, 0], self.net_config.heatmap_stride)
     return frames, _where_labeled(labeled, labels, 0.0), labeled
 
-  @staticmethod
-  def label_weights(labeled, labeled_per_replica=None):
-    """Example weights [B] of l_M and l_C: w_b = labeled_b * B / n, with n the labeled clips per replica (this
-    batch's count, or under a tf.distribute strategy the all-reduced count over the replicas), so that the
-    replicas' mean of the weighted terms is the mean over the labeled clips of the global batch."""
-    count = ops.sum(labeled) if labeled_per_replica is None else labeled_per_replica
-    return labeled * ops.cast(ops.shape(labeled)[0], "float32") / ops.maximum(count, 1e-6)
+  def label_weights(self, labeled, labeled_per_replica=None):
+    """Example weights [B] of l_M and l_C (`labeled_mean_weights`); None without partial labels (every weight
+    would be 1)."""
+    return labeled_mean_weights(labeled, labeled_per_replica) if self.partial_labels else None
 
   def tracking_guide(self, outputs, labels, labeled):
     """Where the pseudo-labels' tracking starts, [B, N, 2]: the label of a labeled clip, otherwise the frame-0

@@ -21,7 +21,7 @@ def train_step(model, state, batch):
   trainable, non_trainable, optimizer_values, metrics_values = state
   frames, labels, labeled = model.inputs_of(batch)
   # The JAX step sees its whole batch on one device.
-  weights = model.label_weights(labeled) if model.partial_labels else None
+  weights = model.label_weights(labeled)
   step = _values_of(optimizer_values, model.optimizer.variables, [model.optimizer.iterations])[0]
   omega = model.omega_at(step)
 

@@ -19,7 +19,7 @@ def train_step(model, batch):
   # process failed with a collective shape mismatch (tests/test_distribution.py runs both in turn).
   labeled_per_replica = tf.distribute.get_replica_context().all_reduce("SUM", tf.reduce_sum(labeled)) / (
       strategy.num_replicas_in_sync)
-  weights = model.label_weights(labeled, labeled_per_replica) if model.partial_labels else None
+  weights = model.label_weights(labeled, labeled_per_replica)
   with tf.GradientTape() as tape:
     outputs = {role: net(frames, training=True) for role, net in model.roles()}
     guide = model.tracking_guide(outputs, labels, labeled)
