@@ -8,12 +8,12 @@ from keras import ops
 
 from tsal_tf import losses
 from tsal_tf import objective
+from tsal_tf import teacher_student
 from tsal_tf.data import build
 from tsal_tf.data import sources
 from tsal_tf.model import decoders
 from tsal_tf.model.config import NetworkConfig
 from tsal_tf.objective import ObjectiveConfig
-from tsal_tf import teacher_student
 from tsal_tf.teacher_student import TeacherStudent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 
 from tsal_tf.data import augment, formats, pipelines, schemes, sources
@@ -58,3 +60,21 @@ def test_occluder_probability_reaches_the_still_clips():
   np.testing.assert_array_equal(plain["frames"], reference.example(3, 0)["frames"])
   np.testing.assert_array_equal(plain["landmarks"], occluded["landmarks"])
   assert np.any(plain["frames"] != occluded["frames"])
+
+
+def test_augmentation_ranges_reach_the_still_clips():
+  # --augment_rotation / --augment_scale / --augment_shift go through DataConfig into the clips' AugmentConfig:
+  # a clip equals the one a source with those ranges draws from the same seed, and differs from the default's.
+  from tsal_tf.data import build, clips
+  folder = data_path("300w_helen_test")
+  config = build.DataConfig(data="300w_clips", train_dirs=(folder,), val_dirs=(folder,), val_count=2,
+                            val_clip_count=0, input_size=64, clip_length=2, occluder_prob=0.0,
+                            augment_rotation=30.0, augment_scale=0.2, augment_shift=0.1)
+  wide = build.build_data(config).train
+  ranges = dataclasses.replace(augment.TRAIN_AUGMENT, rotation_deg=30.0, scale=0.2, shift=0.1)
+  motion = clips.MotionConfig(occluder_prob=0.0)
+  reference = sources.StillClipSource(wide.samples, 64, 2, schemes.IBUG68, ranges, motion)
+  default = sources.StillClipSource(wide.samples, 64, 2, schemes.IBUG68, augment.TRAIN_AUGMENT, motion)
+  np.testing.assert_array_equal(wide.example(3, 0)["landmarks"], reference.example(3, 0)["landmarks"])
+  np.testing.assert_array_equal(wide.example(3, 0)["frames"], reference.example(3, 0)["frames"])
+  assert np.abs(wide.example(3, 0)["landmarks"] - default.example(3, 0)["landmarks"]).max() > 0.5

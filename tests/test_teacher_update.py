@@ -76,7 +76,9 @@ def check_eq8_in_one_fit_step():
   keras.utils.set_random_seed(0)
   initial, results = None, {}
   for ema_lambda in (1.0, 0.9):
-    model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, queue_length=4, ema_lambda=ema_lambda)
+    # Every synthetic clip is labeled: partial_labels=False, as train.py passes for such data.
+    model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, queue_length=4, ema_lambda=ema_lambda,
+                           partial_labels=False)
     if initial is None:  # a teacher unlike the student (x 1.5), so that eq. 8 visibly moves it
       initial = ([ops.convert_to_numpy(w.value) for w in model.student.weights]
                  + [1.5 * ops.convert_to_numpy(w.value) for w in model.teacher.weights])

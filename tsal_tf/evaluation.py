@@ -35,7 +35,7 @@ def _predict(net, images, gamma, batch_size, flip_test, mirror_shift):
   from tsal_tf.data import schemes
   stride = net.config.heatmap_stride
   keys = ("p_M", "p_C", "fused", "confidence")
-  results = {"plain": {k: [] for k in keys}, "flipped": {k: [] for k in keys}}
+  results = {name: {k: [] for k in keys} for name in (("plain", "flipped") if flip_test else ("plain",))}
   for start in range(0, len(images), batch_size):
     batch = np.asarray(images[start:start + batch_size])
     views = [batch, batch[:, :, ::-1]] if flip_test else [batch]
@@ -59,8 +59,8 @@ def _predict(net, images, gamma, batch_size, flip_test, mirror_shift):
       prediction["fused"] = decoders.fuse(prediction["p_M"], prediction["p_C"], gamma)
       for key in keys:
         results[name][key].append(prediction[key])
-  plain = {k: np.concatenate(v) for k, v in results["plain"].items()}
-  return plain, ({k: np.concatenate(v) for k, v in results["flipped"].items()} if flip_test else None)
+  stacked = {name: {k: np.concatenate(v) for k, v in lists.items()} for name, lists in results.items()}
+  return stacked["plain"], stacked.get("flipped")
 
 
 def run_mirror_shift(run_flags, size):

@@ -62,8 +62,9 @@ def data_config():
                     val_dirs=tuple(FLAGS.val_dir or ()), train_count=FLAGS.train_count, val_count=FLAGS.val_count,
                     val_clip_count=FLAGS.val_clip_count, input_size=FLAGS.input_size,
                     clip_length=FLAGS.clip_length, label_stride=FLAGS.label_stride, frame_step=FLAGS.frame_step,
-                    augment=FLAGS.augment, occluder_prob=FLAGS.occluder_prob,
-                    label_x_offset=FLAGS.label_x_offset, skip_bad=FLAGS.skip_bad,
+                    augment=FLAGS.augment, augment_rotation=FLAGS.augment_rotation,
+                    augment_scale=FLAGS.augment_scale, augment_shift=FLAGS.augment_shift,
+                    occluder_prob=FLAGS.occluder_prob, label_x_offset=FLAGS.label_x_offset, skip_bad=FLAGS.skip_bad,
                     unlabeled_lists=tuple(FLAGS.unlabeled_list or ()), label_fraction=FLAGS.label_fraction,
                     label_seed=FLAGS.label_seed)
 

@@ -29,6 +29,9 @@ flags.DEFINE_list("unlabeled_list", None, "SBR list files of unlabeled videos (`
                   "clips from every frame with a face box join the training clips, all unlabeled.")
 flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the same in every row of a study).")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
+flags.DEFINE_float("augment_rotation", 15.0, "Augmentation: rotation uniformly in [-r, r] degrees.")
+flags.DEFINE_float("augment_scale", 0.1, "Augmentation: crop zoom uniformly in [1 - s, 1 + s].")
+flags.DEFINE_float("augment_shift", 0.05, "Augmentation: translation uniformly in [-t, t] x the crop side, per axis.")
 flags.DEFINE_float("occluder_prob", 0.3, "Probability that a moving occluder crosses a clip made from a still.")
 flags.DEFINE_float("label_x_offset", 0.0, "How far right of the point it marks an annotation sits, as a fraction of "
                    "the face-box side; horizontal flips (augmentation, the flip test) keep it. 0.0046 for the "

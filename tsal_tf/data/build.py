@@ -17,6 +17,9 @@ from tsal_tf.data import sources
 DATA_KINDS = ("synthetic", "300w_clips", "300vw", "list")
 
 
+_TRAIN_AUGMENT = augment.TRAIN_AUGMENT  # DataConfig's field `augment` hides the module in its body
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   """What to train and validate on (flags of the same names in tsal_tf.flag_defs).
@@ -33,6 +36,8 @@ class DataConfig:
     input_size, clip_length: crop side S and frames per clip K.
     label_stride, frame_step: one labeled frame in this many, and the frame spacing (real videos).
     augment: flip / rotation / scale / translation / colour augmentation of the training clips.
+    augment_rotation, augment_scale, augment_shift: its geometric ranges, augment.AugmentConfig's rotation_deg,
+      scale and shift (the defaults are TRAIN_AUGMENT's).
     occluder_prob: probability that a moving occluder crosses a clip made from a labeled still.
     label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side;
       flips keep it (augment.AugmentConfig).
@@ -55,6 +60,9 @@ class DataConfig:
   label_stride: int = 10
   frame_step: int = 1
   augment: bool = True
+  augment_rotation: float = _TRAIN_AUGMENT.rotation_deg
+  augment_scale: float = _TRAIN_AUGMENT.scale
+  augment_shift: float = _TRAIN_AUGMENT.shift
   occluder_prob: float = 0.3
   label_x_offset: float = 0.0
   skip_bad: bool = False
@@ -94,7 +102,10 @@ def _videos_from_list(list_path, skip_bad):
 
 
 def _train_augment(config):
-  return dataclasses.replace(augment.TRAIN_AUGMENT if config.augment else augment.NO_AUGMENT,
+  if not config.augment:
+    return dataclasses.replace(augment.NO_AUGMENT, label_x_offset=config.label_x_offset)
+  return dataclasses.replace(augment.TRAIN_AUGMENT, rotation_deg=config.augment_rotation,
+                             scale=config.augment_scale, shift=config.augment_shift,
                              label_x_offset=config.label_x_offset)
 
 
