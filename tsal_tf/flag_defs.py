@@ -92,7 +92,8 @@ flags.DEFINE_enum("lr_schedule", "step", LR_SCHEDULES,
                   "then cosine decay to 0 at the last step.")
 flags.DEFINE_list("lr_decay_epochs", ["90", "120"], "Epochs where the learning rate drops x0.1 each (step schedule).")
 flags.DEFINE_integer("warmup_steps", 200, "Linear warm-up steps of the cosine schedule.")
-flags.DEFINE_float("weight_decay", 0.0, "Decoupled weight decay (AdamW) when positive.")
+flags.DEFINE_float("weight_decay", 0.0, "Decoupled weight decay (AdamW) of the kernels when positive: "
+                   "w -= weight_decay * lr * w after each step; BatchNorm scales/shifts and biases are not decayed.")
 flags.DEFINE_float("climb_end", 60, "omega(t): end of the climb period (epochs).")
 flags.DEFINE_float("retain_end", 110, "omega(t): end of the retention period (epochs); decay until --epochs.")
 

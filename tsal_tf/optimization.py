@@ -3,6 +3,9 @@
 import dataclasses
 
 LR_SCHEDULES = ("step", "cosine")
+# Variables weight decay leaves alone: BatchNorm's scale and shift and every bias (the 1-D parameters), as in
+# the AdamW recipes of ConvNeXt / timm; decay acts on the kernels only.
+NO_DECAY_NAMES = ("gamma", "beta", "bias")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,7 +19,8 @@ class OptimizerConfig:
     epochs: training epochs (the end of the cosine).
     lr_decay_epochs: epochs of the step schedule's drops.
     warmup_steps: warm-up of the cosine schedule.
-    weight_decay: decoupled weight decay (AdamW) when positive.
+    weight_decay: decoupled weight decay (AdamW) of the kernels when positive: after each step
+      w <- w - weight_decay * lr(t) * w (Keras scales the decay by the learning rate).
   """
   learning_rate: float = 1.25e-4
   lr_schedule: str = "step"
@@ -46,5 +50,7 @@ def make_optimizer(config, steps_per_epoch):
   else:
     raise ValueError(f"--lr_schedule={config.lr_schedule}: not one of {', '.join(LR_SCHEDULES)}")
   if config.weight_decay > 0:
-    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=NO_DECAY_NAMES)
+    return optimizer
   return keras.optimizers.Adam(schedule)
