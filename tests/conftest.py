@@ -1,4 +1,5 @@
-"""Shared test set-up: 2 logical CPU devices (for MirroredStrategy tests) and the real data in ../shared/data."""
+"""Shared test set-up: 2 logical CPU devices (for MirroredStrategy tests), the real data in ../shared/data, and
+one smoke training run per backend that the end-to-end tests share (each costs a process start and a trace)."""
 
 import os
 
@@ -24,3 +25,50 @@ def data_path(*parts):
   if not os.path.exists(path):
     pytest.skip(f"shared data not found at {path}")
   return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def jax_compilation_cache(tmp_path_factory):
+  """One XLA cache for every JAX subprocess of the session (they inherit os.environ): a resumed or repeated run
+  loads the programs its predecessor compiled instead of compiling them again."""
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax_cache"))
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+
+
+@pytest.fixture(scope="session")
+def common_set_sample(tmp_path_factory):
+  """"<helen>,<lfpw>": the first 12 faces of each half of the 300W common set, linked into folders of the same
+  names (a benchmark's end-to-end test needs both subsets, not all 554 faces)."""
+  folders = []
+  for name in ("300w_helen_test", "300w_lfpw_test"):
+    source, folder = data_path(name), tmp_path_factory.mktemp("common") / name
+    folder.mkdir()
+    stems = sorted(os.path.splitext(f)[0] for f in os.listdir(source) if f.endswith(".pts"))[:12]
+    for entry in os.listdir(source):
+      if os.path.splitext(entry)[0] in stems:
+        os.symlink(os.path.join(source, entry), folder / entry)
+    folders.append(str(folder))
+  return ",".join(folders)
+
+
+def _finished(run_dir, result):
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  return run_dir, result
+
+
+@pytest.fixture(scope="session")
+def smoke_run_tensorflow(tmp_path_factory):
+  """(run directory, CompletedProcess) of configs/smoke.flags (2 epochs x 3 steps) with 2 data workers under
+  TensorFlow. Read-only: a test that writes to a run copies it first."""
+  from test_train import _train
+  run_dir = tmp_path_factory.mktemp("smoke_tensorflow") / "run"
+  return _finished(run_dir, _train(run_dir, "--workers=2"))
+
+
+@pytest.fixture(scope="session")
+def smoke_run_jax(tmp_path_factory):
+  """The same run under KERAS_BACKEND=jax with TensorFlow hidden, as on the GPU machine (read-only)."""
+  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
+  from test_train_jax import train_without_tensorflow
+  run_dir = tmp_path_factory.mktemp("smoke_jax") / "run"
+  return _finished(run_dir, train_without_tensorflow(run_dir, "--workers=2"))

@@ -21,12 +21,25 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_missing_path_is_one_line_naming_it(case, tmp_path):
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory):
+  """{case: CompletedProcess} of every case, started together: each is mostly a TensorFlow import, which the
+  cores overlap."""
   env = dict(os.environ)
   env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the CLIs must be quiet by themselves
-  result = subprocess.run([sys.executable, "-m", *CASES[case]], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300)
+  processes = {case: subprocess.Popen([sys.executable, "-m", *command], cwd=tmp_path_factory.mktemp("cli"), env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for case, command in CASES.items()}
+  results = {}
+  for case, process in processes.items():
+    stdout, stderr = process.communicate(timeout=300)
+    results[case] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+  return results
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_missing_path_is_one_line_naming_it(case, cli_results):
+  result = cli_results[case]
   assert result.returncode == 2, result.stdout + result.stderr
   lines = [line for line in result.stderr.splitlines() if line.strip()]
   assert "Traceback" not in result.stderr and len(lines) == 1, result.stderr

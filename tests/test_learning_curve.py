@@ -6,15 +6,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import data_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from benchmarks import learning_curve  # noqa: E402
 
 
-def _run(tmp_path):
-  faces = f"{data_path('300w_helen_test')},{data_path('300w_lfpw_test')}"
+def _run(tmp_path, faces):
   command = [sys.executable, "benchmarks/learning_curve.py", "--minutes=0.02", "--models=supervised",
              f"--eval_dirs={faces}",
              "--base_flags=configs/smoke.flags", f"--study_dir={tmp_path}/study", f"--report_dir={tmp_path}/report",
@@ -64,8 +62,8 @@ def test_given_rates_replace_the_calibration(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_rows_report_then_skip_and_resume(tmp_path):
-  first = _run(tmp_path)
+def test_rows_report_then_skip_and_resume(tmp_path, common_set_sample):
+  first = _run(tmp_path, common_set_sample)
   assert "[calibration] supervised" in first and "[supervised_0.02min] training" in first
   with open(tmp_path / "report" / "learning_curve.csv", encoding="utf-8") as f:
     rows = list(csv.DictReader(f))
@@ -83,11 +81,11 @@ def test_rows_report_then_skip_and_resume(tmp_path):
                    if line.startswith("| supervised_0.02min"))
   assert table_row.split("|")[13].strip() == f"{100 * flip_nme:.2f}"  # the flip-test column of the report
 
-  second = _run(tmp_path)  # finished rows are skipped, the calibration is reused
+  second = _run(tmp_path, common_set_sample)  # finished rows are skipped, the calibration is reused
   assert "finished earlier: skipped" in second and "[calibration]" not in second
 
   os.remove(row_dir / "result.json")  # a row interrupted after its last checkpoint resumes, trains no more
-  third = _run(tmp_path)
+  third = _run(tmp_path, common_set_sample)
   assert f"[supervised_0.02min] resuming: {plan_steps} steps" in third
   with open(tmp_path / "report" / "learning_curve.csv", encoding="utf-8") as f:
     assert list(csv.DictReader(f))[0]["steps"] == str(plan_steps)

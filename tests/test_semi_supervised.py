@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-from conftest import data_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -39,10 +38,11 @@ def test_gap_recovered_is_the_share_of_the_lower_to_upper_gap():
 
 
 @pytest.mark.slow
-def test_a_tiny_study_writes_its_report_and_skips_finished_rows(tmp_path):
-  faces = f"{data_path('300w_helen_test')},{data_path('300w_lfpw_test')}"
+def test_a_tiny_study_writes_its_report_and_skips_finished_rows(tmp_path, common_set_sample):
+  # Without the mean-teacher row: it is a TSAL row with other flags (planned and named in the test above).
   command = [sys.executable, "benchmarks/semi_supervised.py", "--fractions=0.25", "--minutes=0.01",
-             "--rates=supervised=10,tsal=10", "--base_flags=configs/smoke.flags", f"--eval_dirs={faces}",
+             "--models=supervised_f,supervised_all,tsal", "--rates=supervised=10,tsal=10",
+             "--base_flags=configs/smoke.flags", f"--eval_dirs={common_set_sample}",
              f"--study_dir={tmp_path}/study", f"--report_dir={tmp_path}/report"]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
@@ -51,11 +51,10 @@ def test_a_tiny_study_writes_its_report_and_skips_finished_rows(tmp_path):
     rows = list(csv.DictReader(f))
   assert list(rows[0]) == ["label_fraction", "model", "minutes", "steps", "nme_ip", "nme_io"]
   assert [(r["label_fraction"], r["model"]) for r in rows] == [
-      ("all", "supervised_all"), ("0.25", "supervised_f"), ("0.25", "mean_teacher"), ("0.25", "teacher"),
-      ("0.25", "student")]
+      ("all", "supervised_all"), ("0.25", "supervised_f"), ("0.25", "teacher"), ("0.25", "student")]
   assert all(r["steps"] == "8" for r in rows)  # 0.01 min x 10 steps/s, rounded up to 4 epochs of 2 steps
   labeled = (tmp_path / "study" / "supervised_f0.25" / "labeled.txt").read_text()
   assert labeled == (tmp_path / "study" / "tsal_f0.25" / "labeled.txt").read_text() and labeled.count("\n") == 8
   assert "Gap recovered" in (tmp_path / "report" / "semi_supervised.md").read_text()
   second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
-  assert second.returncode == 0 and second.stdout.count("finished earlier: skipped") == 4
+  assert second.returncode == 0 and second.stdout.count("finished earlier: skipped") == 3

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,11 +60,9 @@ def _kill_at_checkpoint(process, run_dir, step):
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_kill_and_resume_continues_exactly(tmp_path, backend):
-  if backend == "jax":
-    pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  reference = tmp_path / "uninterrupted"
-  assert _train(reference, "--workers=2", backend=backend).returncode == 0
+def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
+  # The uninterrupted reference is the shared smoke run (under JAX: trained without TensorFlow installed).
+  reference, _ = request.getfixturevalue(f"smoke_run_{backend}")
   interrupted = tmp_path / "interrupted"
   _kill_at_checkpoint(_train(interrupted, "--workers=2", wait=False, backend=backend), interrupted, 2)
   result = _train(interrupted, "--workers=2", "--resume", backend=backend)
@@ -75,21 +74,20 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend):
     np.testing.assert_allclose(got[name], expected[name], atol=1e-5, err_msg=name)
 
 
-def test_existing_run_without_resume_is_refused(tmp_path):
-  assert _train(tmp_path / "run", "--epochs=1", "--steps_per_epoch=2").returncode == 0
+def test_existing_run_without_resume_is_refused(tmp_path, smoke_run_tensorflow):
+  shutil.copytree(smoke_run_tensorflow[0], tmp_path / "run")
   flags = (tmp_path / "run" / "flags.txt").read_text()
   result = _train(tmp_path / "run", "--epochs=1", "--steps_per_epoch=2", "--seed=5")
   assert result.returncode != 0 and "pass --resume" in result.stdout + result.stderr
   assert (tmp_path / "run" / "flags.txt").read_text() == flags  # the refused run left the run as it was
 
 
-def test_partially_labeled_fine_tuning_starts_from_the_trained_network(tmp_path):
-  base = _train(tmp_path / "base", "--epochs=1", "--steps_per_epoch=2")
-  assert base.returncode == 0, base.stdout + base.stderr
-  trained_nme = re.search(r"teacher/fused_nme ([0-9.]+)%", base.stdout).group(1)
-  assert f"at step 0: {trained_nme}%" not in base.stdout  # the base run's two steps changed its NME
-  assert not (tmp_path / "base" / "labeled.txt").exists()  # every face labeled: nothing to list
-  result = _train(tmp_path / "run", f"--init_from={tmp_path / 'base'}", "--label_fraction=0.25", "--label_seed=1",
+def test_partially_labeled_fine_tuning_starts_from_the_trained_network(tmp_path, smoke_run_tensorflow):
+  base_dir, base = smoke_run_tensorflow
+  trained_nme = re.findall(r"teacher/fused_nme ([0-9.]+)%", base.stdout)[-1]  # after its last epoch
+  assert f"at step 0: {trained_nme}%" not in base.stdout  # the base run's steps changed its NME
+  assert not (base_dir / "labeled.txt").exists()  # every face labeled: nothing to list
+  result = _train(tmp_path / "run", f"--init_from={base_dir}", "--label_fraction=0.25", "--label_seed=1",
                   "--seed=7", "--epochs=1", "--steps_per_epoch=2")
   assert result.returncode == 0, result.stdout + result.stderr
   assert "training 32 examples (8 labeled)" in result.stdout and "initialised from" in result.stdout
@@ -97,7 +95,7 @@ def test_partially_labeled_fine_tuning_starts_from_the_trained_network(tmp_path)
   from tsal_tf.data import sources
   expected = [f"clip {i}" for i in np.flatnonzero(sources.choose_labeled(32, 0.25, seed=1))]
   assert (tmp_path / "run" / "labeled.txt").read_text().splitlines() == expected
-  other = _train(tmp_path / "wider", f"--init_from={tmp_path / 'base'}", "--head_width=16")
+  other = _train(tmp_path / "wider", f"--init_from={base_dir}", "--head_width=16")
   assert other.returncode == 2 and "the networks differ" in other.stderr.strip().splitlines()[-1]
 
 

@@ -15,12 +15,10 @@ pytestmark = pytest.mark.slow
 jax = pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
 
 
-def test_jax_training_loads_under_tensorflow(tmp_path):
-  run_dir = tmp_path / "run"
-  result = _train(run_dir, "--epochs=1", "--steps_per_epoch=2", "--workers=2", backend="jax")
-  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+def test_jax_training_loads_under_tensorflow(smoke_run_jax):
+  run_dir, _ = smoke_run_jax
   final = json.loads((run_dir / "final_validation.json").read_text())
-  assert final["backend"] == "jax" and final["step"] == 2
+  assert final["backend"] == "jax" and final["step"] == 6
   from tsal_tf.evaluation import predict_images
   from tsal_tf.runs import load_networks
   teacher, student, _ = load_networks(str(run_dir))
@@ -58,10 +56,13 @@ runpy.run_module("tsal_tf.train", run_name="__main__")
 """
 
 
-def test_jax_training_runs_where_tensorflow_is_not_installed(tmp_path):
+def train_without_tensorflow(run_dir, *extra):
+  """`python -m tsal_tf.train --flagfile=configs/smoke.flags` under JAX with TensorFlow hidden."""
   env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
-  result = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, f"--flagfile={SMOKE}",
-                           f"--run_dir={tmp_path / 'run'}", "--epochs=1", "--steps_per_epoch=2", "--workers=2"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-  assert json.loads((tmp_path / "run" / "final_validation.json").read_text())["step"] == 2
+  return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
+                         *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_jax_training_runs_where_tensorflow_is_not_installed(smoke_run_jax):
+  run_dir, _ = smoke_run_jax  # trained by train_without_tensorflow
+  assert json.loads((run_dir / "final_validation.json").read_text())["step"] == 6
