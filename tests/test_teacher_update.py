@@ -84,7 +84,9 @@ def check_eq8_in_one_fit_step():
                  + [1.5 * ops.convert_to_numpy(w.value) for w in model.teacher.weights])
     for variable, value in zip(model.student.weights + model.teacher.weights, initial):
       variable.assign(value)
-    model.compile(keras.optimizers.Adam(1e-2), jit_compile=False)
+    # Compiled as train.py compiles it: jitted under JAX (with a constant learning rate, which the JAX step
+    # logs from a variable), graph mode under TensorFlow.
+    model.compile(keras.optimizers.Adam(1e-2), jit_compile=keras.backend.backend() == "jax")
     batches = pydataset.SourceBatches(sources.SyntheticClipSource(4, 32, 3), 4, 1, workers=1)
     model.fit(batches, epochs=1, verbose=0, shuffle=False)
     results[ema_lambda] = [[ops.convert_to_numpy(w.value) for w in net.weights] for net in (model.student, model.teacher)]

@@ -42,7 +42,8 @@ def train_step(model, state, batch):
 
   (_, (logs, updates)), gradients = jax.value_and_grad(total_loss, has_aux=True)(trainable)
   with keras.StatelessScope(state_mapping=list(zip(model.optimizer.variables, optimizer_values))):
-    logs.update(omega=omega, lr=model.optimizer.learning_rate)  # the schedule at this step's iteration
+    # The schedule at this step's iteration; a constant rate is a variable, read through the scope's mapping.
+    logs.update(omega=omega, lr=keras.ops.convert_to_tensor(model.optimizer.learning_rate))
   trainable, optimizer_values = model.optimizer.stateless_apply(optimizer_values, gradients, trainable)
   # Every variable's slot in the new state: ("t", i) trainable, ("n", i) non-trainable (BatchNorm statistics,
   # the eq. 8 queue).
