@@ -36,6 +36,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 SINGLE_MODEL_FLAGS = ["--clip_length=1", "--noasync_learning", "--nosic", "--nomfds"]
 VALIDATIONS_PER_ROW = 4  # validation passes during a row (each costs a few seconds of its budget)
 CSV_HEADER = ["model", "minutes", "steps", "nme_ip", "nme_io", "auc_io", "fr_io"]
+# The CSV's models; the raw student of a supervised row with --average_student is in the .md only.
+CSV_MODELS = ("supervised", "teacher", "student", "dlib")
 TRAIN_DEFAULTS = {"epochs": 140, "climb_end": 60, "retain_end": 110}  # as in tsal_tf/flag_defs.py
 ROW_KINDS = ("supervised", "tsal")  # the trained kinds; tsal_steps rows are tsal rows of another row's steps
 
@@ -155,15 +157,14 @@ def evaluate_row(run_dir, eval_dirs):
   import numpy as np
   from tsal_tf import evaluation
   from tsal_tf.data import formats, sources
-  from tsal_tf.runs import load_networks
+  from tsal_tf.runs import has_teacher, load_networks
   teacher, student, run_flags = load_networks(run_dir)
   samples, subsets = formats.load_pts_folders(eval_dirs)
   source = sources.ImageSource(samples, teacher.config.input_size, sources.scheme_of(samples))
   faces = [source.example(i) for i in range(len(source))]
   images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
   gamma = float(run_flags.get("gamma", 0.8))
-  roles = {"student": student} if run_flags.get("async_learning") == "false" else {"teacher": teacher,
-                                                                                   "student": student}
+  roles = {"teacher": teacher, "student": student} if has_teacher(run_flags) else {"student": student}
   shift = evaluation.run_mirror_shift(run_flags, teacher.config.input_size)
   predictions = {role: evaluation.predict_images_plain_and_flip_test(net, images, gamma, mirror_shift=shift)
                  for role, net in roles.items()}
@@ -218,11 +219,22 @@ def dlib_row(args):
   return dlib_reference.measure(args.eval_dirs.split(","))
 
 
+def model_name(result, role):
+  """The model a row's role is reported as: a supervised row's evaluated network (its moving-average teacher
+  with --average_student, else the student) is `supervised` and its raw student `supervised, raw student`;
+  a TSAL row's roles are `teacher` and `student`."""
+  if result["kind"] != "supervised":
+    return role
+  return "supervised" if role == next(iter(result["metrics"])) else "supervised, raw student"
+
+
 def csv_rows(results, dlib):
   rows = []
   for result in results:
     for role, report in result["metrics"].items():
-      model = "supervised" if result["kind"] == "supervised" else role
+      model = model_name(result, role)
+      if model not in CSV_MODELS:
+        continue
       ip, io = report["all"]["inter_pupil"]["fused"], report["all"]["inter_ocular"]["fused"]
       rows.append({"model": model, "minutes": f"{result['minutes']:.1f}", "steps": result["steps"],
                    "nme_ip": f"{100 * ip['nme']:.2f}", "nme_io": f"{100 * io['nme']:.2f}",
@@ -290,7 +302,7 @@ def write_report(results, dlib, args, command):
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
   for result in results:
     for role, report in result["metrics"].items():
-      model = "supervised" if result["kind"] == "supervised" else role
+      model = model_name(result, role)
       subsets = [k for k in report if k != "all"]
       by = lambda subset, normalizer="inter_pupil", source="fused": report[subset][normalizer][source]
       sub = [f"{100 * by(s)['nme']:.2f}" for s in subsets[:2]] + [""] * (2 - len(subsets[:2]))

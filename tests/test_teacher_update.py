@@ -62,11 +62,13 @@ def test_queue_update_under_mirrored_strategy():
       np.testing.assert_allclose(np.asarray(replica_value), 0.875, rtol=1e-6)
 
 
-def check_eq8_in_one_fit_step():
+def check_eq8_in_one_fit_step(average_student=False):
   """One fit step with lambda = 1 (eq. 8 leaves the teacher as its own step made it) and with lambda = 0.9,
   from the same start on the same batch: teacher_0.9 = 0.9 * teacher_1 + 0.1 * student (the queue holds one
   snapshot after one step), for every teacher weight, BatchNorm statistics included. Fails if eq. 8 were
-  skipped, or applied to the trainable weights only. Runs under the active Keras backend."""
+  skipped, or applied to the trainable weights only. With `average_student` the single model trains alone and
+  the teacher must still be its start exactly at lambda = 1 (it does not train). Runs under the active Keras
+  backend."""
   from keras import ops
   from tsal_tf.data import pydataset, sources
   from tsal_tf.model.config import NetworkConfig
@@ -77,7 +79,8 @@ def check_eq8_in_one_fit_step():
   initial, results = None, {}
   for ema_lambda in (1.0, 0.9):
     # Every synthetic clip is labeled: partial_labels=False, as train.py passes for such data.
-    model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, queue_length=4, ema_lambda=ema_lambda,
+    model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, async_learning=not average_student,
+                           average_student=average_student, queue_length=4, ema_lambda=ema_lambda,
                            partial_labels=False)
     if initial is None:  # a teacher unlike the student (x 1.5), so that eq. 8 visibly moves it
       initial = ([ops.convert_to_numpy(w.value) for w in model.student.weights]
@@ -93,14 +96,18 @@ def check_eq8_in_one_fit_step():
   (student_alone, teacher_alone), (student, teacher) = results[1.0], results[0.9]
   names = [w.path for w in model.teacher.weights]
   assert any("moving_mean" in n for n in names)
+  if average_student:
+    for name, alone, start in zip(names, teacher_alone, initial[len(student):]):
+      np.testing.assert_array_equal(alone, start, err_msg=name)
   for name, s, s2, alone, got in zip(names, student_alone, student, teacher_alone, teacher):
     np.testing.assert_allclose(s2, s, atol=1e-6, err_msg=name)  # eq. 8 never touches the student
     np.testing.assert_allclose(got, 0.9 * alone + 0.1 * s, atol=1e-5, err_msg=name)
   assert max(float(np.max(np.abs(a - b))) for a, b in zip(teacher_alone, teacher)) > 1e-2
 
 
-def test_training_applies_eq8_to_every_teacher_weight_batchnorm_statistics_included():
-  check_eq8_in_one_fit_step()
+@pytest.mark.parametrize("average_student", [False, True], ids=["async_learning", "average_student"])
+def test_training_applies_eq8_to_every_teacher_weight_batchnorm_statistics_included(average_student):
+  check_eq8_in_one_fit_step(average_student)
 
 
 def test_training_applies_eq8_under_jax():
@@ -109,7 +116,8 @@ def test_training_applies_eq8_under_jax():
   tests = os.path.dirname(os.path.abspath(__file__))
   env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
              PYTHONPATH=os.pathsep.join([os.path.dirname(tests), tests]))
-  code = "import test_teacher_update as t; t.check_eq8_in_one_fit_step(); print('eq8 ok')"
+  code = ("import test_teacher_update as t; t.check_eq8_in_one_fit_step(); "
+          "t.check_eq8_in_one_fit_step(average_student=True); print('eq8 ok')")
   result = subprocess.run([sys.executable, "-c", code], cwd=tests, env=env, capture_output=True, text=True,
                           timeout=600)
   assert result.returncode == 0 and "eq8 ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]

@@ -241,9 +241,7 @@ class Validation(keras.callbacks.Callback):
 
   def measure(self):
     results = {}
-    roles = {"teacher": self.model.teacher, "student": self.model.student} if self.model.async_learning else {
-        "student": self.model.student}
-    for role, net in roles.items():
+    for role, net in self.model.evaluated_roles().items():
       summary, errors = evaluation.evaluate_images(net, self.images, self.landmarks, self.normalizer, self.gamma)
       for source, values in summary.items():
         results[f"val/{role}/{source}_nme"] = values["nme"]

@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from tsal_tf import metrics
+from tsal_tf import runs
 from tsal_tf.model import decoders
 
 
@@ -184,9 +185,8 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   else:
     images, truth = frames[:, 0], tracks[:, 0]
   results, curves = {}, {}
-  # With asynchronous learning off the run trained a single model (the student); its teacher never learned.
-  roles = (("teacher", teacher), ("student", student)) if run_flags.get("async_learning") != "false" else (
-      ("student", student),)
+  # A run without a teacher of its own trained a single model (the student); its teacher never learned.
+  roles = (("teacher", teacher), ("student", student)) if runs.has_teacher(run_flags) else (("student", student),)
   for role, net in roles:
     errors = {}
     predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)), flip_test=flip_test,

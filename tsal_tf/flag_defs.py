@@ -62,6 +62,9 @@ flags.DEFINE_integer("clip_length", 3, "K frames per clip (frame 0 labeled).")
 flags.DEFINE_boolean("sic", True, "Structure-invariance constraint L_I (eq. 2).")
 flags.DEFINE_boolean("mfds", True, "Motion-field deviation suppression L_D (eq. 3).")
 flags.DEFINE_boolean("async_learning", True, "Teacher-student asynchronous learning (off = single model).")
+flags.DEFINE_boolean("average_student", False, "With --noasync_learning: eq. 8 still updates the untrained "
+                     "teacher after every step, which becomes a moving average of the single model (the network "
+                     "evaluated and exported; --queue_length=1 and --ema_lambda=0.999: Polyak averaging).")
 flags.DEFINE_float("mu", 0.6, "Student target mix mu * tracking + (1 - mu) * p_C (eq. 5).")
 flags.DEFINE_float("gamma", 0.8, "Test-time fusion p = gamma p_M + (1 - gamma) p_C.")
 flags.DEFINE_integer("queue_length", 4, "Student weight queue length v (eq. 8); 1 = mean teacher.")

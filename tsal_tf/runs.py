@@ -23,6 +23,12 @@ def read_run_flags(run_dir):
   return values
 
 
+def has_teacher(run_flags):
+  """Whether a run's teacher is a network of its own (eq. 8 ran on it: asynchronous learning, or a single model
+  with --average_student); otherwise the run trained a single model, the student."""
+  return run_flags.get("async_learning") != "false" or run_flags.get("average_student") == "true"
+
+
 def network_config_from(run_flags):
   from tsal_tf.model.config import NetworkConfig
   ints = lambda key: tuple(int(v) for v in run_flags[key].split(","))
@@ -50,14 +56,15 @@ def copy_weights(source, target, where):
 def load_networks(run_dir, checkpoint=None, precision=None):
   """(teacher, student, run_flags) restored from a run's checkpoint (the latest unless `checkpoint` names one).
 
-  A run without asynchronous learning trained a single model, the student: its `teacher` is that student.
+  A run without a teacher of its own (`has_teacher`) trained a single model, the student: its `teacher` is that
+  student.
   Runs of either backend load under either backend (tsal_tf.checkpoints). `precision` replaces the run's
   compute precision (the weights are float32 under every precision).
   """
   from tsal_tf import checkpoints
   from tsal_tf.model import network
   run_flags = read_run_flags(run_dir)
-  single_model = run_flags.get("async_learning") == "false"
+  single_model = not has_teacher(run_flags)
   config = network_config_from(run_flags)
   if precision is not None:
     config = dataclasses.replace(config, precision=precision)

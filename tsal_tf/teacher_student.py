@@ -7,7 +7,9 @@ One step on a batch of clips (Algorithm 1, lines 2-4):
     theta_R <- lambda theta_R + (1 - lambda) Avg(queue of the last v student weights).
 The two networks share no weight, so d(L^S + L^R)/d theta_S = dL^S/d theta_S and likewise for the teacher, and
 Adam is per parameter: one optimizer over both is exactly two optimizers with the same settings. With
-asynchronous learning off (`async_learning=False`, Table 3 "single model") only the student trains.
+asynchronous learning off (`async_learning=False`, Table 3 "single model") only the student trains; with
+`average_student` as well, eq. 8 still runs after every step and the untrained teacher is a moving average of
+the student's weights (v = 1: the exponential moving average of Polyak averaging), the network a user gets.
 
 Only the step itself depends on the backend (`train_step`): under TensorFlow a GradientTape step that runs
 under any tf.distribute strategy (every term is a mean over the replica's share of the batch and the total is
@@ -48,6 +50,8 @@ class TeacherStudent(keras.Model):
     steps_per_epoch: steps of one epoch (omega(t) is a function of the epoch t).
     omega_epochs: (climb end, retain end, total) epochs of omega(t) (losses.omega).
     async_learning: train the teacher and apply eq. 8 (off: the supervised single model).
+    average_student: with async_learning off, apply eq. 8 to the untrained teacher, which then holds a moving
+      average of the student's weights and is the evaluated network.
     queue_length, ema_lambda: v and lambda of eq. 8.
     partial_labels: some training clips may have no frame-0 label (--label_fraction below 1 with clips,
       unlabeled videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips
@@ -57,11 +61,14 @@ class TeacherStudent(keras.Model):
   """
 
   def __init__(self, net_config, objective_config, steps_per_epoch, omega_epochs=(60.0, 110.0, 140.0),
-               async_learning=True, queue_length=4, ema_lambda=0.99, partial_labels=True, **kwargs):
+               async_learning=True, average_student=False, queue_length=4, ema_lambda=0.99, partial_labels=True,
+               **kwargs):
     super().__init__(**kwargs)
     self.net_config, self.objective_config = net_config, objective_config
     self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
     self.async_learning, self.partial_labels = async_learning, partial_labels
+    # Eq. 8 runs after every step: on the trained teacher (asynchronous learning) or on an untrained one.
+    self.has_teacher = async_learning or average_student
     self.student = network.build_network(net_config, "student")
     self.teacher = network.build_network(net_config, "teacher")
     for target, source in zip(self.teacher.weights, self.student.weights):
@@ -84,8 +91,12 @@ class TeacherStudent(keras.Model):
     return self.teacher(frames, training=training)
 
   def evaluated_network(self):
-    """The network a user gets: the teacher with asynchronous learning, otherwise the single model."""
-    return self.teacher if self.async_learning else self.student
+    """The network a user gets: the teacher when eq. 8 runs (`has_teacher`), otherwise the single model."""
+    return self.teacher if self.has_teacher else self.student
+
+  def evaluated_roles(self):
+    """{role: network} of the validation: the teacher (when eq. 8 runs) and the student."""
+    return {"teacher": self.teacher, "student": self.student} if self.has_teacher else {"student": self.student}
 
   def roles(self):
     """(role, network) pairs that train: the student, and the teacher with asynchronous learning."""

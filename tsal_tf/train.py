@@ -99,7 +99,7 @@ def run():
     model = teacher_student.TeacherStudent(
         net_config, experiment.objective_config(), steps_per_epoch,
         omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
-        queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
+        average_student=FLAGS.average_student, queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
         partial_labels=data.partial_labels)
     # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.
     model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")
@@ -127,7 +127,7 @@ def run():
                                     subsets=data.val_subsets)
   validation.set_model(model)
   before = validation.measure()
-  role = "teacher" if FLAGS.async_learning else "student"
+  role = "teacher" if model.has_teacher else "student"
   print(f"validation NME ({FLAGS.normalizer}) at step {step()}: {100 * before[f'val/{role}/fused_nme']:.2f}%",
         flush=True)
 

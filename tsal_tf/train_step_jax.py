@@ -60,7 +60,7 @@ def train_step(model, state, batch):
   for variable_id, value in updates.items():  # BatchNorm moving statistics of the networks that ran
     kind, i = slot[variable_id]
     values[kind][i] = value
-  if model.async_learning:  # eq. 8 over all of the teacher's weights, BN statistics included (as under TF)
+  if model.has_teacher:  # eq. 8 over all of the teacher's weights, BN statistics included (as under TF)
     queue = model.queue
     slots, sums, position, count, teacher = teacher_update.functional_update(
         get(queue.slots), get(queue.sums), get([queue.position])[0], get([queue.count])[0],

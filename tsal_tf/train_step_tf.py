@@ -30,7 +30,7 @@ def train_step(model, batch):
       variables += net.landmark_net.trainable_variables if single_frames else net.trainable_variables
     scaled = total / strategy.num_replicas_in_sync
   model.optimizer.apply(tape.gradient(scaled, variables), variables)
-  if model.async_learning:
+  if model.has_teacher:
     # Eq. 8 once per step, in cross-replica context: after the optimizer's all-reduce every replica holds
     # the same student, so the queue and the teacher are updated once and mirrored.
     tf.distribute.get_replica_context().merge_call(lambda _: model.queue.update())
