@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+import runners
+
 DATA = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
 
@@ -60,15 +62,13 @@ def _finished(run_dir, result):
 def smoke_run_tensorflow(tmp_path_factory):
   """(run directory, CompletedProcess) of configs/smoke.flags (2 epochs x 3 steps) with 2 data workers under
   TensorFlow. Read-only: a test that writes to a run copies it first."""
-  from test_train import _train
   run_dir = tmp_path_factory.mktemp("smoke_tensorflow") / "run"
-  return _finished(run_dir, _train(run_dir, "--workers=2"))
+  return _finished(run_dir, runners.train(run_dir, "--workers=2"))
 
 
 @pytest.fixture(scope="session")
 def smoke_run_jax(tmp_path_factory):
   """The same run under KERAS_BACKEND=jax with TensorFlow hidden, as on the GPU machine (read-only)."""
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  from test_train_jax import train_without_tensorflow
   run_dir = tmp_path_factory.mktemp("smoke_jax") / "run"
-  return _finished(run_dir, train_without_tensorflow(run_dir, "--workers=2"))
+  return _finished(run_dir, runners.train_without_tensorflow(run_dir, "--workers=2"))

@@ -10,7 +10,7 @@ import pytest
 from tsal_tf.model import network
 from tsal_tf.model.config import NetworkConfig
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from runners import ROOT
 CONFIG = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
 
 JAX_SIDE = """

@@ -1,6 +1,5 @@
 """The C++ custom ops against NumPy oracles and the keras.ops reference; gradients; errors; fuzz; GPU parity."""
 
-import os
 import shutil
 import subprocess
 

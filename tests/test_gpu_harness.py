@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from runners import ROOT
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed: the harness cannot be compiled here")

@@ -11,7 +11,7 @@ import pytest
 
 from tsal_tf.checkpoints import latest_checkpoint
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from runners import ROOT
 pytestmark = pytest.mark.slow
 
 

@@ -16,7 +16,7 @@ from tsal_tf.model.config import NetworkConfig
 from tsal_tf.objective import ObjectiveConfig
 from tsal_tf.teacher_student import TeacherStudent
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from runners import ROOT
 DATA = os.path.join(ROOT, "..", "shared", "data")
 
 

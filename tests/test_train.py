@@ -5,24 +5,14 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMOKE = os.path.join(ROOT, "configs", "smoke.flags")
+from runners import train
+
 pytestmark = pytest.mark.slow
-
-
-def _train(run_dir, *extra, wait=True, backend="tensorflow"):
-  command = [sys.executable, "-m", "tsal_tf.train", f"--flagfile={SMOKE}", f"--run_dir={run_dir}", *extra]
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
-  if not wait:
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-  return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
 def _final_weights(run_dir):
@@ -33,7 +23,7 @@ def _final_weights(run_dir):
 
 
 def test_two_step_smoke_training_under_mirrored_strategy_with_two_devices(tmp_path):
-  result = _train(tmp_path / "run", "--cpu_devices=2", "--epochs=1", "--steps_per_epoch=2")
+  result = train(tmp_path / "run", "--cpu_devices=2", "--epochs=1", "--steps_per_epoch=2")
   assert result.returncode == 0, result.stdout + result.stderr
   assert "Using MirroredStrategy with devices" in result.stderr and "CPU:1" in result.stderr
   final = json.loads((tmp_path / "run" / "final_validation.json").read_text())
@@ -64,8 +54,8 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
   # The uninterrupted reference is the shared smoke run (under JAX: trained without TensorFlow installed).
   reference, _ = request.getfixturevalue(f"smoke_run_{backend}")
   interrupted = tmp_path / "interrupted"
-  _kill_at_checkpoint(_train(interrupted, "--workers=2", wait=False, backend=backend), interrupted, 2)
-  result = _train(interrupted, "--workers=2", "--resume", backend=backend)
+  _kill_at_checkpoint(train(interrupted, "--workers=2", wait=False, backend=backend), interrupted, 2)
+  result = train(interrupted, "--workers=2", "--resume", backend=backend)
   assert result.returncode == 0, result.stdout + result.stderr
   assert "resumed from" in result.stdout and "at step 2" in result.stdout
   expected, got = _final_weights(reference), _final_weights(interrupted)
@@ -77,7 +67,7 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
 def test_existing_run_without_resume_is_refused(tmp_path, smoke_run_tensorflow):
   shutil.copytree(smoke_run_tensorflow[0], tmp_path / "run")
   flags = (tmp_path / "run" / "flags.txt").read_text()
-  result = _train(tmp_path / "run", "--epochs=1", "--steps_per_epoch=2", "--seed=5")
+  result = train(tmp_path / "run", "--epochs=1", "--steps_per_epoch=2", "--seed=5")
   assert result.returncode != 0 and "pass --resume" in result.stdout + result.stderr
   assert (tmp_path / "run" / "flags.txt").read_text() == flags  # the refused run left the run as it was
 
@@ -87,21 +77,21 @@ def test_partially_labeled_fine_tuning_starts_from_the_trained_network(tmp_path,
   trained_nme = re.findall(r"teacher/fused_nme ([0-9.]+)%", base.stdout)[-1]  # after its last epoch
   assert f"at step 0: {trained_nme}%" not in base.stdout  # the base run's steps changed its NME
   assert not (base_dir / "labeled.txt").exists()  # every face labeled: nothing to list
-  result = _train(tmp_path / "run", f"--init_from={base_dir}", "--label_fraction=0.25", "--label_seed=1",
-                  "--seed=7", "--epochs=1", "--steps_per_epoch=2")
+  result = train(tmp_path / "run", f"--init_from={base_dir}", "--label_fraction=0.25", "--label_seed=1",
+                 "--seed=7", "--epochs=1", "--steps_per_epoch=2")
   assert result.returncode == 0, result.stdout + result.stderr
   assert "training 32 examples (8 labeled)" in result.stdout and "initialised from" in result.stdout
   assert f"at step 0: {trained_nme}%" in result.stdout  # it starts where the base run ended
   from tsal_tf.data import sources
   expected = [f"clip {i}" for i in np.flatnonzero(sources.choose_labeled(32, 0.25, seed=1))]
   assert (tmp_path / "run" / "labeled.txt").read_text().splitlines() == expected
-  other = _train(tmp_path / "wider", f"--init_from={base_dir}", "--head_width=16")
+  other = train(tmp_path / "wider", f"--init_from={base_dir}", "--head_width=16")
   assert other.returncode == 2 and "the networks differ" in other.stderr.strip().splitlines()[-1]
 
 
 def test_nan_loss_stops_with_step_and_term(tmp_path):
-  result = _train(tmp_path / "run", "--learning_rate=1e38", "--epochs=1", "--steps_per_epoch=3",
-                  "--checkpoint_every=1")
+  result = train(tmp_path / "run", "--learning_rate=1e38", "--epochs=1", "--steps_per_epoch=3",
+                 "--checkpoint_every=1")
   assert result.returncode == 2, result.stdout + result.stderr
   message = result.stderr.strip().splitlines()[-1]
   assert "at step" in message and "loss term" in message and "--resume" in message

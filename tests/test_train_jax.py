@@ -2,14 +2,11 @@
 after a kill is tests/test_train.py::test_kill_and_resume_continues_exactly[jax])."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from test_train import ROOT, SMOKE, _train
+from runners import train
 
 pytestmark = pytest.mark.slow
 jax = pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
@@ -30,8 +27,8 @@ def test_jax_training_loads_under_tensorflow(smoke_run_jax):
 def test_jax_single_model_time_limit_and_loading(tmp_path):
   """A supervised single-frame run stops at --max_train_minutes after its first step and loads as teacher."""
   run_dir = tmp_path / "single"
-  result = _train(run_dir, "--epochs=2", "--steps_per_epoch=3", "--workers=2", "--clip_length=1",
-                  "--noasync_learning", "--nosic", "--nomfds", "--max_train_minutes=1e-6", backend="jax")
+  result = train(run_dir, "--epochs=2", "--steps_per_epoch=3", "--workers=2", "--clip_length=1",
+                 "--noasync_learning", "--nosic", "--nomfds", "--max_train_minutes=1e-6", backend="jax")
   assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
   final = json.loads((run_dir / "final_validation.json").read_text())
   assert final["step"] == 1 and final["planned_steps"] == 6
@@ -39,28 +36,6 @@ def test_jax_single_model_time_limit_and_loading(tmp_path):
   from tsal_tf.runs import load_networks
   teacher, student, _ = load_networks(str(run_dir))
   assert teacher is student
-
-
-WITHOUT_TENSORFLOW = """
-import importlib.abc, importlib.util, runpy, sys
-class Hide(importlib.abc.MetaPathFinder):  # the GPU machine: JAX and Keras, no TensorFlow
-  def find_spec(self, name, path, target=None):
-    if name.split(".")[0] in ("tensorflow", "tensorboard"):
-      raise ModuleNotFoundError(f"No module named {name!r}")
-sys.meta_path.insert(0, Hide())
-find_spec = importlib.util.find_spec
-importlib.util.find_spec = lambda name, package=None: (
-    None if name.split(".")[0] in ("tensorflow", "tensorboard") else find_spec(name, package))
-sys.argv = ["train"] + sys.argv[1:]
-runpy.run_module("tsal_tf.train", run_name="__main__")
-"""
-
-
-def train_without_tensorflow(run_dir, *extra):
-  """`python -m tsal_tf.train --flagfile=configs/smoke.flags` under JAX with TensorFlow hidden."""
-  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
-  return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
-                         *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
 def test_jax_training_runs_where_tensorflow_is_not_installed(smoke_run_jax):

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 from conftest import data_path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from runners import ROOT
 sys.path.insert(0, ROOT)
 from benchmarks import video_sparse_labels  # noqa: E402
 

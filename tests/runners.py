@@ -1,0 +1,41 @@
+"""How the tests start the project's programs: the repository root, the smoke config and `tsal_tf.train` in a
+process of its own (under either Keras backend, or under JAX with TensorFlow hidden, as on the GPU machine)."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMOKE = os.path.join(ROOT, "configs", "smoke.flags")
+
+
+def train(run_dir, *extra, wait=True, backend="tensorflow"):
+  """`python -m tsal_tf.train --flagfile=configs/smoke.flags --run_dir=<run_dir> <extra>`: its CompletedProcess,
+  or with wait=False the running Popen (stdout and stderr merged)."""
+  command = [sys.executable, "-m", "tsal_tf.train", f"--flagfile={SMOKE}", f"--run_dir={run_dir}", *extra]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
+  if not wait:
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+WITHOUT_TENSORFLOW = """
+import importlib.abc, importlib.util, runpy, sys
+class Hide(importlib.abc.MetaPathFinder):  # the GPU machine: JAX and Keras, no TensorFlow
+  def find_spec(self, name, path, target=None):
+    if name.split(".")[0] in ("tensorflow", "tensorboard"):
+      raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, Hide())
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if name.split(".")[0] in ("tensorflow", "tensorboard") else find_spec(name, package))
+sys.argv = ["train"] + sys.argv[1:]
+runpy.run_module("tsal_tf.train", run_name="__main__")
+"""
+
+
+def train_without_tensorflow(run_dir, *extra):
+  """`train` under JAX with TensorFlow hidden (every import of tensorflow or tensorboard fails)."""
+  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
+  return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
+                         *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
