@@ -61,6 +61,28 @@ def test_given_rates_replace_the_calibration(tmp_path, monkeypatch):
       learning_curve.parse_rates(bad)
 
 
+def _report(nme_ip):
+  """A face_metrics report of one role whose every source has inter-pupil NME `nme_ip`."""
+  summary = lambda nme: {"nme": nme, "auc": 0.5, "fr": 0.0}
+  sources = lambda nme: {source: summary(nme) for source in ("p_M", "p_C", "fused")}
+  return {"all": {"inter_pupil": sources(nme_ip), "inter_ocular": sources(nme_ip / 1.4)}}
+
+
+def test_averaged_supervised_row_reports_the_average_as_supervised(tmp_path):
+  """A supervised row with --average_student has a teacher (the moving average) and a raw student: the CSV
+  and the plot carry the teacher's figures as `supervised`, the .md both, named."""
+  result = {"name": "supervised_60min", "kind": "supervised", "steps": 100, "minutes": 60.0,
+            "metrics": {"teacher": _report(0.0385), "student": _report(0.0403)}}
+  rows = learning_curve.csv_rows([result], None)
+  assert [(r["model"], r["nme_ip"]) for r in rows] == [("supervised", "3.85")]
+  args = learning_curve.parse_args([f"--report_dir={tmp_path}"])
+  learning_curve.write_report([result], None, args, "command")
+  table = [line for line in (tmp_path / "learning_curve.md").read_text().splitlines()
+           if line.startswith("| supervised_60min")]
+  assert [line.split(" | ")[1:5:3] for line in table] == [["supervised", "3.85"],
+                                                          ["supervised, raw student", "4.03"]]
+
+
 @pytest.mark.slow
 def test_rows_report_then_skip_and_resume(tmp_path, common_set_sample):
   first = _run(tmp_path, common_set_sample)
