@@ -116,8 +116,9 @@ def test_training_applies_eq8_under_jax():
   tests = os.path.dirname(os.path.abspath(__file__))
   env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
              PYTHONPATH=os.pathsep.join([os.path.dirname(tests), tests]))
-  # Which network trains (roles) is backend-neutral; what the JAX step adds is its eq. 8 arithmetic.
-  code = "import test_teacher_update as t; t.check_eq8_in_one_fit_step(); print('eq8 ok')"
+  # The averaged single model: eq. 8 must run with asynchronous learning off (the step's condition), and its
+  # arithmetic is the one of TSAL's teacher; which network trains (roles) is backend-neutral.
+  code = "import test_teacher_update as t; t.check_eq8_in_one_fit_step(average_student=True); print('eq8 ok')"
   result = subprocess.run([sys.executable, "-c", code], cwd=tests, env=env, capture_output=True, text=True,
                           timeout=600)
   assert result.returncode == 0 and "eq8 ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
