@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/learning_curve.py --minutes=10,30,60 --models=supervised,tsal_steps
 
 Rows (each a fresh `python -m tsal_tf.train` process in its own run directory under --study_dir):
-  supervised_<M>min   the single model (clip_length 1, no SIC / MFDS / teacher) trained for M CPU minutes;
+  supervised_<M>min   the single model (clip_length 1, no SIC / MFDS, no trained teacher) for M CPU minutes;
   tsal_<M>min         TSAL (teacher + student) trained for M CPU minutes       (equal minutes);
   tsal_steps<M>min    TSAL trained for as many steps as supervised_<M>min      (equal steps).
 A budget of M minutes becomes a step count from the throughput of a short calibration run of the same
@@ -225,7 +225,8 @@ def model_name(result, role):
   a TSAL row's roles are `teacher` and `student`."""
   if result["kind"] != "supervised":
     return role
-  return "supervised" if role == next(iter(result["metrics"])) else "supervised, raw student"
+  evaluated = "teacher" if "teacher" in result["metrics"] else "student"
+  return "supervised" if role == evaluated else "supervised, raw student"
 
 
 def csv_rows(results, dlib):

@@ -80,7 +80,7 @@ def table(results):
   rows = []
   for planned_model, fraction, result in results:
     for role, report in result["metrics"].items():
-      model = csv_model(planned_model, role)
+      model = csv_model(planned_model, role, result["metrics"])
       if model is None:
         continue
       summary = report["all"]
@@ -91,11 +91,15 @@ def table(results):
   return rows
 
 
-def csv_model(planned_model, role):
-  """The CSV model of a row's network `role` (None: not reported; the mean teacher's student is TSAL's twin)."""
+def csv_model(planned_model, role, roles):
+  """The CSV model of a row's network `role` among its evaluated `roles` (None: not reported; the mean teacher's
+  student is TSAL's twin, and a supervised row reports its evaluated network: the moving-average teacher with
+  --average_student, else the student)."""
   if planned_model == "mean_teacher":
     return "mean_teacher" if role == "teacher" else None
-  return role if planned_model == "tsal" else planned_model
+  if planned_model == "tsal":
+    return role
+  return planned_model if role == ("teacher" if "teacher" in roles else "student") else None
 
 
 def gap_recovered(rows, fraction):

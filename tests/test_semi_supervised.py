@@ -22,9 +22,11 @@ def test_rows_share_the_labeled_faces_and_the_mean_teacher_is_v1_lambda_0999():
   assert rows["tsal_f0.1"] == ["tsal", "tsal", 0.1, ["--label_fraction=0.1", "--label_seed=3"]]
   assert rows["mean_teacher_f0.2"][1:] == ["tsal", 0.2, ["--label_fraction=0.2", "--label_seed=3",
                                                          "--queue_length=1", "--ema_lambda=0.999"]]
-  assert [semi_supervised.csv_model(model, role) for model, role in (
-      ("supervised_f", "student"), ("mean_teacher", "teacher"), ("mean_teacher", "student"), ("tsal", "student"))
-  ] == ["supervised_f", "mean_teacher", None, "student"]
+  single, averaged, pair = ["student"], ["teacher", "student"], ["teacher", "student"]
+  assert [semi_supervised.csv_model(model, role, roles) for model, role, roles in (
+      ("supervised_f", "student", single), ("mean_teacher", "teacher", pair), ("mean_teacher", "student", pair),
+      ("tsal", "student", pair), ("supervised_f", "teacher", averaged), ("supervised_all", "student", averaged))
+  ] == ["supervised_f", "mean_teacher", None, "student", "supervised_f", None]
   row = semi_supervised.row_args(args, "--label_fraction=0.1")
   assert row.extra_flags == "--label_fraction=0.1" and row.study_dir == args.study_dir
 

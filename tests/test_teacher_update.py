@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from tsal_tf.teacher_update import StudentWeightQueue
 
+from runners import ROOT
+
 
 def _pair(value_student, value_teacher):
   student = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
@@ -116,9 +118,32 @@ def test_training_applies_eq8_under_jax():
   tests = os.path.dirname(os.path.abspath(__file__))
   env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
              PYTHONPATH=os.pathsep.join([os.path.dirname(tests), tests]))
-  # The averaged single model: eq. 8 must run with asynchronous learning off (the step's condition), and its
-  # arithmetic is the one of TSAL's teacher; which network trains (roles) is backend-neutral.
-  code = "import test_teacher_update as t; t.check_eq8_in_one_fit_step(average_student=True); print('eq8 ok')"
+  # Both cases: TSAL's trained teacher, and the averaged single model (eq. 8 with asynchronous learning off).
+  code = ("import test_teacher_update as t; t.check_eq8_in_one_fit_step(); "
+          "t.check_eq8_in_one_fit_step(average_student=True); print('eq8 ok')")
   result = subprocess.run([sys.executable, "-c", code], cwd=tests, env=env, capture_output=True, text=True,
                           timeout=600)
   assert result.returncode == 0 and "eq8 ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
+
+
+def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
+  """--average_student: the student alone trains, the teacher (its moving average) is evaluated and loaded;
+  the flag without --noasync_learning is refused."""
+  from tsal_tf.model.config import NetworkConfig
+  from tsal_tf.objective import ObjectiveConfig
+  from tsal_tf.runs import has_teacher, read_run_flags
+  from tsal_tf.teacher_student import TeacherStudent
+  config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+  for average_student in (False, True):
+    model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, async_learning=False,
+                           average_student=average_student)
+    assert [role for role, _ in model.roles()] == ["student"]
+    assert list(model.evaluated_roles()) == (["teacher", "student"] if average_student else ["student"])
+    assert model.evaluated_network() is (model.teacher if average_student else model.student)
+  for lines, expected in ((["--noasync_learning", "--noaverage_student"], False),
+                          (["--noasync_learning", "--average_student"], True), (["--async_learning"], True), ([], True)):
+    (tmp_path / "flags.txt").write_text("".join(f"{line}\n" for line in lines))
+    assert has_teacher(read_run_flags(str(tmp_path))) is expected, lines
+  code = "from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', '--average_student'])"
+  result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode != 0 and "--average_student needs --noasync_learning" in result.stderr, result.stderr

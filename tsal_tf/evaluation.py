@@ -152,8 +152,7 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   p_M / p_C / fused summary is under results[role]["per_subset"][folder name]). flip_test: see predict_images.
   """
   from tsal_tf.data import formats, schemes, sources
-  from tsal_tf.runs import load_networks
-  teacher, student, run_flags = load_networks(run_dir, checkpoint)
+  teacher, student, run_flags = runs.load_networks(run_dir, checkpoint)
   size = teacher.config.input_size
   k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
   subsets = None

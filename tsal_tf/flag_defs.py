@@ -65,6 +65,10 @@ flags.DEFINE_boolean("async_learning", True, "Teacher-student asynchronous learn
 flags.DEFINE_boolean("average_student", False, "With --noasync_learning: eq. 8 still updates the untrained "
                      "teacher after every step, which becomes a moving average of the single model (the network "
                      "evaluated and exported; --queue_length=1 and --ema_lambda=0.999: Polyak averaging).")
+flags.register_multi_flags_validator(
+    ["average_student", "async_learning"], lambda f: not (f["average_student"] and f["async_learning"]),
+    "--average_student needs --noasync_learning: with asynchronous learning eq. 8 already makes the trained "
+    "teacher an average of the student")
 flags.DEFINE_float("mu", 0.6, "Student target mix mu * tracking + (1 - mu) * p_C (eq. 5).")
 flags.DEFINE_float("gamma", 0.8, "Test-time fusion p = gamma p_M + (1 - gamma) p_C.")
 flags.DEFINE_integer("queue_length", 4, "Student weight queue length v (eq. 8); 1 = mean teacher.")

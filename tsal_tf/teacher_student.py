@@ -67,7 +67,8 @@ class TeacherStudent(keras.Model):
     self.net_config, self.objective_config = net_config, objective_config
     self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
     self.async_learning, self.partial_labels = async_learning, partial_labels
-    # Eq. 8 runs after every step: on the trained teacher (asynchronous learning) or on an untrained one.
+    # Eq. 8 runs after every step: on the trained teacher (asynchronous learning) or on an untrained one
+    # (the same rule, read from a run's flags: runs.has_teacher).
     self.has_teacher = async_learning or average_student
     self.student = network.build_network(net_config, "student")
     self.teacher = network.build_network(net_config, "teacher")
@@ -122,7 +123,8 @@ class TeacherStudent(keras.Model):
 
   def tracking_guide(self, outputs, labels, labeled):
     """Where the pseudo-labels' tracking starts, [B, N, 2]: the label of a labeled clip, otherwise the frame-0
-    detection p_M(0) of the evaluated network (the teacher with asynchronous learning), stop-gradient.
+    detection p_M(0) of a network that ran on the batch (the teacher with asynchronous learning, otherwise the
+    student, --average_student included), stop-gradient.
 
     outputs: {role: outputs of that network on the batch}. None for single frames (nothing is tracked) and
     without partial labels (the guide is the labels).
