@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tsal_tf.teacher_update import StudentWeightQueue
+from tsal_tf.teacher_update import StudentWeightQueue, functional_update
 
 from runners import ROOT
 
@@ -24,16 +24,20 @@ def _pair(value_student, value_teacher):
 
 
 def test_queue_of_one_is_exactly_the_mean_teacher():
+  """v = 1 keeps no snapshots; the variables' update and the functional one (JAX steps) are the EMA."""
   student, teacher = _pair(0.0, 1.0)
   queue = StudentWeightQueue(student, teacher, length=1, ema_lambda=0.9)
-  ema = np.float32(1.0)
+  assert queue.slots == [] and queue.sums == []
+  ema, functional = np.float32(1.0), [np.ones(t.shape, np.float32) for t in teacher.weights]
   for step in range(5):
     for s in student.weights:
       s.assign(np.full(s.shape, 0.3 * step + 0.1, np.float32))
     queue.update()
+    *_, functional = functional_update([], [], 0, step, [s.numpy() for s in student.weights], functional, 1, 0.9)
     ema = np.float32(0.9) * ema + np.float32(1 - 0.9) * np.float32(0.3 * step + 0.1)
-    for t in teacher.weights:
+    for t, f in zip(teacher.weights, functional):
       np.testing.assert_array_equal(t.numpy(), np.full(t.shape, ema, np.float32))
+      np.testing.assert_array_equal(np.asarray(f), np.full(t.shape, ema, np.float32))
 
 
 def test_queue_averages_the_last_v_snapshots():

@@ -4,8 +4,9 @@ The queue lives on device as Keras variables: for each weight w, `slots` [v, *w.
 snapshots and `sums` their running sum, so one update costs O(|w|) instead of re-averaging v copies:
     sums <- (sums - slots[pos]) + w_student;  slots[pos] <- w_student;  pos <- (pos + 1) mod v;
     count <- min(count + 1, v);  mean = sums / count.
-With v = 1, sums - slots[pos] is exactly 0, so mean is exactly the student's weights and the update is the
-mean-teacher EMA (Tarvainen & Valpola 2017).
+With v = 1 the mean is exactly the student's weights and the update is the mean-teacher EMA (Tarvainen &
+Valpola 2017), teacher <- lambda teacher + (1 - lambda) student: that case keeps no snapshots (its arithmetic is
+bit for bit the queue's, where sums - slots[pos] is exactly 0, at a quarter of the memory traffic).
 """
 
 import keras
@@ -25,6 +26,11 @@ def _queue_step(total, old, new, teacher, count, ema_lambda):
   return total, ema_lambda * teacher + (1.0 - ema_lambda) * total / ops.cast(count, total.dtype)
 
 
+def _mean_teacher_step(teacher, student, ema_lambda):
+  """Eq. 8 with v = 1: lambda * teacher + (1 - lambda) * student (the queue's arithmetic with count 1)."""
+  return ema_lambda * teacher + (1.0 - ema_lambda) * student
+
+
 class StudentWeightQueue:
   """Holds the queue for a (student, teacher) pair of identically structured networks."""
 
@@ -36,10 +42,11 @@ class StudentWeightQueue:
     if [w.shape for w in self.student_weights] != [w.shape for w in self.teacher_weights]:
       raise ValueError("teacher and student must have the same structure")
     self.length, self.ema_lambda = length, ema_lambda
+    kept = self.student_weights if length > 1 else []  # v = 1 keeps no snapshots (the mean is the student)
     self.slots = [keras.Variable(ops.zeros((length,) + tuple(w.shape)), trainable=False, name=f"queue_{i}")
-                  for i, w in enumerate(self.student_weights)]
+                  for i, w in enumerate(kept)]
     self.sums = [keras.Variable(ops.zeros(w.shape), trainable=False, name=f"queue_sum_{i}")
-                 for i, w in enumerate(self.student_weights)]
+                 for i, w in enumerate(kept)]
     self.position = keras.Variable(0, dtype="int32", trainable=False, name="queue_position")
     self.count = keras.Variable(0, dtype="int32", trainable=False, name="queue_count")
 
@@ -51,6 +58,9 @@ class StudentWeightQueue:
     """Push the student's current weights and apply eq. 8 to the teacher."""
     position = self.position.value
     count = ops.minimum(self.count.value + 1, self.length)
+    if self.length == 1:
+      for student, teacher in zip(self.student_weights, self.teacher_weights):
+        teacher.assign(_mean_teacher_step(teacher.value, student.value, self.ema_lambda))
     for slot, total, student, teacher in zip(self.slots, self.sums, self.student_weights, self.teacher_weights):
       new = ops.convert_to_tensor(student.value)
       new_total, new_teacher = _queue_step(total.value, ops.take(slot.value, position, axis=0), new,
@@ -69,6 +79,8 @@ def functional_update(slots, sums, position, count, student, teacher, length, em
   position/count; returns (slots, sums, position, count, teacher) updated.
   """
   count = ops.minimum(count + 1, length)
+  if length == 1:  # no snapshots (see StudentWeightQueue)
+    return slots, sums, position, count, [_mean_teacher_step(t, s, ema_lambda) for s, t in zip(student, teacher)]
   new_slots, new_sums, new_teacher = [], [], []
   for slot, total, s, t in zip(slots, sums, student, teacher):
     total, t = _queue_step(total, ops.take(slot, position, axis=0), s, t, count, ema_lambda)
