@@ -23,6 +23,22 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
   assert lr(1000) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_cosine_schedule_ends_at_its_final_fraction():
+  config = optimization.OptimizerConfig(learning_rate=4e-3, lr_schedule="cosine", epochs=10, warmup_steps=200,
+                                        final_fraction=0.1)
+  optimizer = optimization.make_optimizer(config, steps_per_epoch=100)
+
+  def lr(step):
+    optimizer.iterations.assign(step)
+    return float(optimizer.learning_rate)
+
+  assert lr(200) == pytest.approx(4e-3)
+  assert lr(600) == pytest.approx(4e-3 * (0.1 + 0.9 * (1 + math.cos(math.pi * 400 / 800)) / 2))
+  assert lr(1000) == pytest.approx(4e-4)
+  with pytest.raises(ValueError, match="lr_final_fraction"):
+    optimization.make_optimizer(optimization.OptimizerConfig(lr_schedule="cosine", final_fraction=1.5), 10)
+
+
 def test_weight_decay_shrinks_kernels_only():
   # With zero gradients Adam's step is 0, so one apply leaves only the decay: w <- w (1 - wd * lr) for kernels,
   # while BatchNorm's gamma / beta and the biases keep their values.

@@ -54,7 +54,8 @@ def objective_config():
 def optimizer_config():
   return OptimizerConfig(learning_rate=FLAGS.learning_rate, lr_schedule=FLAGS.lr_schedule, epochs=FLAGS.epochs,
                          lr_decay_epochs=tuple(int(e) for e in FLAGS.lr_decay_epochs),
-                         warmup_steps=FLAGS.warmup_steps, weight_decay=FLAGS.weight_decay)
+                         warmup_steps=FLAGS.warmup_steps, final_fraction=FLAGS.lr_final_fraction,
+                         weight_decay=FLAGS.weight_decay)
 
 
 def data_config():

@@ -96,9 +96,11 @@ flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0 = one pass over t
 flags.DEFINE_float("learning_rate", 1.25e-4, "Adam (peak) learning rate.")
 flags.DEFINE_enum("lr_schedule", "step", LR_SCHEDULES,
                   "step: x0.1 at each of --lr_decay_epochs (paper); cosine: linear warm-up over --warmup_steps, "
-                  "then cosine decay to 0 at the last step.")
+                  "then cosine decay to --lr_final_fraction x the peak at the last step.")
 flags.DEFINE_list("lr_decay_epochs", ["90", "120"], "Epochs where the learning rate drops x0.1 each (step schedule).")
 flags.DEFINE_integer("warmup_steps", 200, "Linear warm-up steps of the cosine schedule.")
+flags.DEFINE_float("lr_final_fraction", 0.0, "Cosine schedule: the last step's learning rate as a fraction of the "
+                   "peak (0 = decay to 0).")
 flags.DEFINE_float("weight_decay", 0.0, "Decoupled weight decay (AdamW) of the kernels when positive: "
                    "w -= weight_decay * lr * w after each step; BatchNorm scales/shifts and biases are not decayed.")
 flags.DEFINE_float("climb_end", 60, "omega(t): end of the climb period (epochs).")

@@ -15,10 +15,11 @@ class OptimizerConfig:
   Attributes:
     learning_rate: peak learning rate.
     lr_schedule: "step" (x0.1 at each of lr_decay_epochs; the paper: 1.25e-4, epochs 90 and 120) or "cosine"
-      (linear warm-up over warmup_steps, then cosine decay to 0 at the last step).
+      (linear warm-up over warmup_steps, then cosine decay to final_fraction * learning_rate at the last step).
     epochs: training epochs (the end of the cosine).
     lr_decay_epochs: epochs of the step schedule's drops.
     warmup_steps: warm-up of the cosine schedule.
+    final_fraction: the cosine schedule's last learning rate as a fraction of the peak (0: decay to 0).
     weight_decay: decoupled weight decay (AdamW) of the kernels when positive: after each step
       w <- w - weight_decay * lr(t) * w (Keras scales the decay by the learning rate).
   """
@@ -27,6 +28,7 @@ class OptimizerConfig:
   epochs: int = 140
   lr_decay_epochs: tuple = (90, 120)
   warmup_steps: int = 200
+  final_fraction: float = 0.0
   weight_decay: float = 0.0
 
 
@@ -34,14 +36,16 @@ def make_optimizer(config, steps_per_epoch):
   """Adam (AdamW with weight decay) under the config's schedule:
 
   step:   lr(t) = peak * 0.1^(number of decay epochs passed)
-  cosine: lr(t) = peak * t / W for t < W, then peak * (1 + cos(pi (t - W) / (T - W))) / 2,
-          W = warmup_steps, T = epochs * steps_per_epoch.
+  cosine: lr(t) = peak * t / W for t < W, then peak * (f + (1 - f) (1 + cos(pi (t - W) / (T - W))) / 2),
+          W = warmup_steps, T = epochs * steps_per_epoch, f = final_fraction.
   """
   import keras
   if config.lr_schedule == "cosine":
     total = config.epochs * steps_per_epoch
     warmup = min(config.warmup_steps, total - 1)
-    schedule = keras.optimizers.schedules.CosineDecay(0.0, total - warmup, alpha=0.0,
+    if not 0.0 <= config.final_fraction <= 1.0:
+      raise ValueError(f"--lr_final_fraction={config.final_fraction}: not in [0, 1]")
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, total - warmup, alpha=config.final_fraction,
                                                       warmup_target=config.learning_rate, warmup_steps=warmup)
   elif config.lr_schedule == "step":
     boundaries = [int(e) * steps_per_epoch for e in config.lr_decay_epochs]
