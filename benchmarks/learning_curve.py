@@ -157,14 +157,14 @@ def evaluate_row(run_dir, eval_dirs):
   import numpy as np
   from tsal_tf import evaluation
   from tsal_tf.data import formats, sources
-  from tsal_tf.runs import has_teacher, load_networks
+  from tsal_tf.runs import evaluated_roles, load_networks
   teacher, student, run_flags = load_networks(run_dir)
   samples, subsets = formats.load_pts_folders(eval_dirs)
   source = sources.ImageSource(samples, teacher.config.input_size, sources.scheme_of(samples))
   faces = [source.example(i) for i in range(len(source))]
   images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
   gamma = float(run_flags.get("gamma", 0.8))
-  roles = {"teacher": teacher, "student": student} if has_teacher(run_flags) else {"student": student}
+  roles = evaluated_roles(run_flags, teacher, student)
   shift = evaluation.run_mirror_shift(run_flags, teacher.config.input_size)
   predictions = {role: evaluation.predict_images_plain_and_flip_test(net, images, gamma, mirror_shift=shift)
                  for role, net in roles.items()}

@@ -135,7 +135,7 @@ def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
   the flag without --noasync_learning is refused."""
   from tsal_tf.model.config import NetworkConfig
   from tsal_tf.objective import ObjectiveConfig
-  from tsal_tf.runs import has_teacher, read_run_flags
+  from tsal_tf.runs import evaluated_roles, has_teacher, read_run_flags
   from tsal_tf.teacher_student import TeacherStudent
   config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
   for average_student in (False, True):
@@ -147,7 +147,9 @@ def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
   for lines, expected in ((["--noasync_learning", "--noaverage_student"], False),
                           (["--noasync_learning", "--average_student"], True), (["--async_learning"], True), ([], True)):
     (tmp_path / "flags.txt").write_text("".join(f"{line}\n" for line in lines))
-    assert has_teacher(read_run_flags(str(tmp_path))) is expected, lines
+    run_flags = read_run_flags(str(tmp_path))
+    assert has_teacher(run_flags) is expected, lines
+    assert evaluated_roles(run_flags, "t", "s") == ({"teacher": "t", "student": "s"} if expected else {"student": "s"})
   code = "from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', '--average_student'])"
   result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode != 0 and "--average_student needs --noasync_learning" in result.stderr, result.stderr

@@ -184,9 +184,7 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   else:
     images, truth = frames[:, 0], tracks[:, 0]
   results, curves = {}, {}
-  # A run without a teacher of its own trained a single model (the student); its teacher never learned.
-  roles = (("teacher", teacher), ("student", student)) if runs.has_teacher(run_flags) else (("student", student),)
-  for role, net in roles:
+  for role, net in runs.evaluated_roles(run_flags, teacher, student).items():
     errors = {}
     predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)), flip_test=flip_test,
                                  mirror_shift=run_mirror_shift(run_flags, size))

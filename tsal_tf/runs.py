@@ -29,6 +29,12 @@ def has_teacher(run_flags):
   return run_flags.get("async_learning") != "false" or run_flags.get("average_student") == "true"
 
 
+def evaluated_roles(run_flags, teacher, student):
+  """{role: network} to evaluate for a run (as TeacherStudent.evaluated_roles): both networks when the teacher is
+  one of its own (`has_teacher`), otherwise the single model, the student (its teacher never learned)."""
+  return {"teacher": teacher, "student": student} if has_teacher(run_flags) else {"student": student}
+
+
 def network_config_from(run_flags):
   from tsal_tf.model.config import NetworkConfig
   ints = lambda key: tuple(int(v) for v in run_flags[key].split(","))
