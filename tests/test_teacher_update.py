@@ -54,6 +54,40 @@ def test_queue_averages_the_last_v_snapshots():
     np.testing.assert_allclose(teacher.weights[0].numpy(), teacher_value, rtol=1e-6)
 
 
+@pytest.mark.parametrize("length", [1, 2])
+def test_swa_tail_grows_the_window_to_a_uniform_mean(length):
+  """With swa_start, lambda stays 0.75 (a 4-step window) until the tail's n-th step has 1/n < 0.25, then each
+  update is the running uniform mean: the oracle is the EMA up to the tail's step 4 and, from step 5 of the
+  tail on, that EMA counted as 4 samples plus every later queue mean counted once."""
+  student, teacher = _pair(0.0, 0.0)
+  swa_start, ema_lambda = 3, 0.75
+  queue = StudentWeightQueue(student, teacher, length=length, ema_lambda=ema_lambda, swa_start=swa_start)
+  functional = [np.zeros(t.shape, np.float32) for t in teacher.weights]
+  kept = student.weights if length > 1 else []  # v = 1 keeps no snapshots
+  slots = [np.zeros((length,) + tuple(s.shape), np.float32) for s in kept]
+  sums, position, count = [np.zeros(s.shape, np.float32) for s in kept], 0, 0
+  values = [2.0 ** (i % 5) - i for i in range(12)]
+  oracle, tail = 0.0, []
+  for step, value in enumerate(values, 1):
+    for s in student.weights:
+      s.assign(np.full(s.shape, value, np.float32))
+    queue.update(step)
+    slots, sums, position, count, functional = functional_update(
+        slots, sums, position, count, [s.numpy() for s in student.weights], functional, length, ema_lambda,
+        swa_start, step)
+    mean = np.mean(values[max(0, step - length):step])
+    if step - swa_start <= 4:  # EMA
+      oracle = ema_lambda * oracle + (1 - ema_lambda) * mean
+      ema_at_four = oracle
+    else:
+      tail.append(mean)
+      oracle = (4 * ema_at_four + sum(tail)) / (4 + len(tail))
+    for t, f in zip(teacher.weights, functional):
+      np.testing.assert_allclose(t.numpy(), oracle, rtol=1e-5, err_msg=f"step {step}")
+      np.testing.assert_allclose(np.asarray(f), oracle, rtol=1e-5, err_msg=f"functional, step {step}")
+  assert len(tail) == len(values) - swa_start - 4
+
+
 def test_queue_update_under_mirrored_strategy():
   cpu = tf.config.list_logical_devices("CPU")
   strategy = tf.distribute.MirroredStrategy([d.name for d in cpu[:2]])
@@ -153,3 +187,7 @@ def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
   code = "from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', '--average_student'])"
   result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode != 0 and "--average_student needs --noasync_learning" in result.stderr, result.stderr
+  code = "from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', '--noasync_learning', " \
+         "'--swa_start=0.5'])"
+  result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode != 0 and "--swa_start below 1" in result.stderr, result.stderr

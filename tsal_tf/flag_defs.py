@@ -73,6 +73,14 @@ flags.DEFINE_float("mu", 0.6, "Student target mix mu * tracking + (1 - mu) * p_C
 flags.DEFINE_float("gamma", 0.8, "Test-time fusion p = gamma p_M + (1 - gamma) p_C.")
 flags.DEFINE_integer("queue_length", 4, "Student weight queue length v (eq. 8); 1 = mean teacher.")
 flags.DEFINE_float("ema_lambda", 0.99, "Teacher smoothing lambda (eq. 8).")
+flags.DEFINE_float("swa_start", 1.0, "Fraction of the training steps after which eq. 8's window grows: the "
+                   "teacher becomes a uniform mean of the student's weights since then, once that is longer than "
+                   "the last 1/(1 - lambda) steps (stochastic weight averaging); 1: a constant lambda.",
+                   lower_bound=0.0, upper_bound=1.0)
+flags.register_multi_flags_validator(
+    ["swa_start", "async_learning", "average_student"],
+    lambda f: f["swa_start"] >= 1.0 or f["async_learning"] or f["average_student"],
+    "--swa_start below 1 averages the student into a teacher: it needs --async_learning or --average_student")
 flags.DEFINE_enum("heatmap_loss", "softmax", ["softmax", "mse"],
                   "LHR loss: spatial-softmax KL + integral L1, or the paper's heatmap MSE.")
 flags.DEFINE_float("heatmap_sigma", 1.0, "Gaussian sigma of heatmap targets, heatmap pixels.")

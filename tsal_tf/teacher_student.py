@@ -53,6 +53,8 @@ class TeacherStudent(keras.Model):
     average_student: with async_learning off, apply eq. 8 to the untrained teacher, which then holds a moving
       average of the student's weights and is the evaluated network.
     queue_length, ema_lambda: v and lambda of eq. 8.
+    swa_start: steps after which eq. 8's window grows to a uniform mean of the student's weights
+      (teacher_update: stochastic weight averaging); None: a constant lambda.
     partial_labels: some training clips may have no frame-0 label (--label_fraction below 1 with clips,
       unlabeled videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips
       track from the evaluated network's detection (`tracking_guide`). False is a promise that every clip is
@@ -61,8 +63,8 @@ class TeacherStudent(keras.Model):
   """
 
   def __init__(self, net_config, objective_config, steps_per_epoch, omega_epochs=(60.0, 110.0, 140.0),
-               async_learning=True, average_student=False, queue_length=4, ema_lambda=0.99, partial_labels=True,
-               **kwargs):
+               async_learning=True, average_student=False, queue_length=4, ema_lambda=0.99, swa_start=None,
+               partial_labels=True, **kwargs):
     super().__init__(**kwargs)
     self.net_config, self.objective_config = net_config, objective_config
     self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
@@ -74,7 +76,8 @@ class TeacherStudent(keras.Model):
     self.teacher = network.build_network(net_config, "teacher")
     for target, source in zip(self.teacher.weights, self.student.weights):
       target.assign(ops.copy(source.value))  # the teacher starts as a copy of the student (mean teacher)
-    self.queue = teacher_update.StudentWeightQueue(self.student, self.teacher, queue_length, ema_lambda)
+    self.queue = teacher_update.StudentWeightQueue(self.student, self.teacher, queue_length, ema_lambda,
+                                                   swa_start)
     self.queue_state = list(self.queue.variables)  # tracked: the queue is part of the model's state
     self.built = True  # both networks are built; fit() must not try to build from a data batch
 

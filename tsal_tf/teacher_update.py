@@ -7,6 +7,13 @@ snapshots and `sums` their running sum, so one update costs O(|w|) instead of re
 With v = 1 the mean is exactly the student's weights and the update is the mean-teacher EMA (Tarvainen &
 Valpola 2017), teacher <- lambda teacher + (1 - lambda) student: that case keeps no snapshots (its arithmetic is
 bit for bit the queue's, where sums - slots[pos] is exactly 0, at a quarter of the memory traffic).
+
+Stochastic weight averaging (`swa_start`, Izmailov et al. 2018): after the first swa_start of T steps, the
+lambda of step t (1-based) grows with n = t - swa_start, the steps in the tail so far, once 1/n < 1 - lambda:
+    teacher <- keep teacher + take Avg(T),  (keep, take) = ((n - 1)/n, 1/n) if n (1 - lambda) > 1
+                                                          else (lambda, 1 - lambda),
+so the teacher's window widens from the last 1/(1 - lambda) steps to the whole tail (from n = 1/(1 - lambda)
+on, each update is the running uniform mean whose first term is the moving average at that step).
 """
 
 import keras
@@ -20,28 +27,40 @@ def _write_slot(slot, position, value):
   slot.assign(ops.slice_update(slot.value, start, ops.expand_dims(value, 0)))
 
 
-def _queue_step(total, old, new, teacher, count, ema_lambda):
-  """One weight's eq. 8 arithmetic: (sums - oldest + newest, lambda * teacher + (1 - lambda) * sums / count)."""
+def blend_weights(ema_lambda, swa_start=None, step=None):
+  """(keep, take) of eq. 8 at `step` (the steps taken, this one included): (lambda, 1 - lambda), or with
+  `swa_start` the stochastic-weight-averaging tail of the module docstring (scalar tensors then)."""
+  if swa_start is None:
+    return ema_lambda, 1.0 - ema_lambda
+  if step is None:
+    raise ValueError("eq. 8 with swa_start needs the step count")
+  n = ops.cast(step, "float32") - float(swa_start)
+  uniform = n * (1.0 - ema_lambda) > 1.0
+  return ops.where(uniform, (n - 1.0) / n, ema_lambda), ops.where(uniform, 1.0 / n, 1.0 - ema_lambda)
+
+
+def _queue_step(total, old, new, teacher, count, keep, take):
+  """One weight's eq. 8 arithmetic: (sums - oldest + newest, keep * teacher + take * sums / count)."""
   total = (total - old) + new
-  return total, ema_lambda * teacher + (1.0 - ema_lambda) * total / ops.cast(count, total.dtype)
+  return total, keep * teacher + take * total / ops.cast(count, total.dtype)
 
 
-def _mean_teacher_step(teacher, student, ema_lambda):
-  """Eq. 8 with v = 1: lambda * teacher + (1 - lambda) * student (the queue's arithmetic with count 1)."""
-  return ema_lambda * teacher + (1.0 - ema_lambda) * student
+def _mean_teacher_step(teacher, student, keep, take):
+  """Eq. 8 with v = 1: keep * teacher + take * student (the queue's arithmetic with count 1)."""
+  return keep * teacher + take * student
 
 
 class StudentWeightQueue:
   """Holds the queue for a (student, teacher) pair of identically structured networks."""
 
-  def __init__(self, student, teacher, length, ema_lambda):
+  def __init__(self, student, teacher, length, ema_lambda, swa_start=None):
     if length < 1:
       raise ValueError(f"queue length must be >= 1, got {length}")
     self.student_weights = student.weights
     self.teacher_weights = teacher.weights
     if [w.shape for w in self.student_weights] != [w.shape for w in self.teacher_weights]:
       raise ValueError("teacher and student must have the same structure")
-    self.length, self.ema_lambda = length, ema_lambda
+    self.length, self.ema_lambda, self.swa_start = length, ema_lambda, swa_start
     kept = self.student_weights if length > 1 else []  # v = 1 keeps no snapshots (the mean is the student)
     self.slots = [keras.Variable(ops.zeros((length,) + tuple(w.shape)), trainable=False, name=f"queue_{i}")
                   for i, w in enumerate(kept)]
@@ -54,17 +73,19 @@ class StudentWeightQueue:
   def variables(self):
     return self.slots + self.sums + [self.position, self.count]
 
-  def update(self):
-    """Push the student's current weights and apply eq. 8 to the teacher."""
+  def update(self, step=None):
+    """Push the student's current weights and apply eq. 8 to the teacher (`step`: the steps taken, this one
+    included; needed with swa_start)."""
+    keep, take = blend_weights(self.ema_lambda, self.swa_start, step)
     position = self.position.value
     count = ops.minimum(self.count.value + 1, self.length)
     if self.length == 1:
       for student, teacher in zip(self.student_weights, self.teacher_weights):
-        teacher.assign(_mean_teacher_step(teacher.value, student.value, self.ema_lambda))
+        teacher.assign(_mean_teacher_step(teacher.value, student.value, keep, take))
     for slot, total, student, teacher in zip(self.slots, self.sums, self.student_weights, self.teacher_weights):
       new = ops.convert_to_tensor(student.value)
       new_total, new_teacher = _queue_step(total.value, ops.take(slot.value, position, axis=0), new,
-                                           teacher.value, count, self.ema_lambda)
+                                           teacher.value, count, keep, take)
       total.assign(new_total)
       _write_slot(slot, position, new)
       teacher.assign(new_teacher)
@@ -72,18 +93,20 @@ class StudentWeightQueue:
     self.count.assign(count)
 
 
-def functional_update(slots, sums, position, count, student, teacher, length, ema_lambda):
+def functional_update(slots, sums, position, count, student, teacher, length, ema_lambda, swa_start=None,
+                      step=None):
   """Eq. 8 on plain arrays (for jitted JAX steps): StudentWeightQueue.update without variables.
 
   Args are lists of arrays (slots [v, *w.shape], sums, student and teacher weights) and scalar
-  position/count; returns (slots, sums, position, count, teacher) updated.
+  position/count/step; returns (slots, sums, position, count, teacher) updated.
   """
+  keep, take = blend_weights(ema_lambda, swa_start, step)
   count = ops.minimum(count + 1, length)
   if length == 1:  # no snapshots (see StudentWeightQueue)
-    return slots, sums, position, count, [_mean_teacher_step(t, s, ema_lambda) for s, t in zip(student, teacher)]
+    return slots, sums, position, count, [_mean_teacher_step(t, s, keep, take) for s, t in zip(student, teacher)]
   new_slots, new_sums, new_teacher = [], [], []
   for slot, total, s, t in zip(slots, sums, student, teacher):
-    total, t = _queue_step(total, ops.take(slot, position, axis=0), s, t, count, ema_lambda)
+    total, t = _queue_step(total, ops.take(slot, position, axis=0), s, t, count, keep, take)
     new_slots.append(ops.slice_update(slot, [position] + [0] * len(s.shape), ops.expand_dims(s, 0)))
     new_sums.append(total)
     new_teacher.append(t)

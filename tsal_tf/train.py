@@ -100,6 +100,7 @@ def run():
         net_config, experiment.objective_config(), steps_per_epoch,
         omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
         average_student=FLAGS.average_student, queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
+        swa_start=int(FLAGS.swa_start * total) if FLAGS.swa_start < 1.0 else None,
         partial_labels=data.partial_labels)
     # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.
     model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")

@@ -32,8 +32,9 @@ def train_step(model, batch):
   model.optimizer.apply(tape.gradient(scaled, variables), variables)
   if model.has_teacher:
     # Eq. 8 once per step, in cross-replica context: after the optimizer's all-reduce every replica holds
-    # the same student, so the queue and the teacher are updated once and mirrored.
-    tf.distribute.get_replica_context().merge_call(lambda _: model.queue.update())
+    # the same student, so the queue and the teacher are updated once and mirrored. The optimizer's iterations
+    # now count this step.
+    tf.distribute.get_replica_context().merge_call(lambda _: model.queue.update(model.optimizer.iterations))
   logs["loss"] = logs["student/total"]
   if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
     # Keras reduces logs with strategy.reduce(..., axis=0), which rejects scalars under multi-worker
