@@ -32,6 +32,8 @@ def test_omega_periods_scale_with_the_row(tmp_path):
   args = learning_curve.parse_args([f"--base_flags={flagfile}", "--extra_flags=--retain_end=9,--mu=0.5"])
   assert learning_curve.row_flags("tsal", args, 4)[1:] == ["--retain_end=9", "--mu=0.5", "--climb_end=1.2",
                                                            "--retain_end=3.6"]
+  args = learning_curve.parse_args([f"--base_flags={flagfile}", "--extra_flags=--swa_start=1"])
+  assert learning_curve.row_flags("supervised", args, 4)[-1] == "--swa_start=1"  # overrides SINGLE_MODEL_FLAGS
 
 
 def test_omega_fallbacks_are_train_defaults():
@@ -97,8 +99,10 @@ def test_rows_report_then_skip_and_resume(tmp_path, common_set_sample):
   result = __import__("json").loads((row_dir / "result.json").read_text())
   assert result["machine"].endswith(("bfloat16 native", "bfloat16 emulated"))
   assert f"Machine of the rows: {result['machine']}." in (tmp_path / "report" / "learning_curve.md").read_text()
-  flip_nme = result["metrics_flip"]["student"]["all"]["inter_pupil"]["fused"]["nme"]
-  assert flip_nme != result["metrics"]["student"]["all"]["inter_pupil"]["fused"]["nme"]
+  # The supervised row's reported network is the weight average (SINGLE_MODEL_FLAGS), its raw student beside it.
+  assert sorted(result["metrics"]) == ["student", "teacher"]
+  flip_nme = result["metrics_flip"]["teacher"]["all"]["inter_pupil"]["fused"]["nme"]
+  assert flip_nme != result["metrics"]["teacher"]["all"]["inter_pupil"]["fused"]["nme"]
   table_row = next(line for line in (tmp_path / "report" / "learning_curve.md").read_text().splitlines()
                    if line.startswith("| supervised_0.02min"))
   assert table_row.split("|")[13].strip() == f"{100 * flip_nme:.2f}"  # the flip-test column of the report
