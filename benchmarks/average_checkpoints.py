@@ -4,7 +4,7 @@
         --averages=17868 --averages=8934,17868 --averages=8934,13401,17868 --role=teacher
 
 Each --averages names checkpoint steps (`<run_dir>/checkpoints/ckpt-<step>.npz`) whose `--role` network (teacher:
-the moving average of a run with --average_student or asynchronous learning; student: the raw weights) is
+the moving average of a run with --average_student, or a TSAL run's teacher; student: the raw weights) is
 averaged weight by weight, BatchNorm statistics included, into one network: theta = (1/m) sum_j theta_j. Prints
 its NME of the fused output, plain and with the flip test (evaluate --flip_test), on the --data_dir faces.
 The checkpoints must come from one run: weights of separate trainings do not average into a working network.

@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 
 # The supervised single model: no clips, no teacher of its own, no SIC / MFDS; its evaluated network is the
 # stochastic weight average of its second half (results/core.md, section 13: 3.98% against 4.03% for the raw
-# weights at the 60-minute row's end).
+# weights at the 60-minute row's end). The raw single model: --extra_flags=--noaverage_student,--swa_start=1.
 SINGLE_MODEL_FLAGS = ["--clip_length=1", "--noasync_learning", "--nosic", "--nomfds",
                       "--average_student", "--queue_length=1", "--ema_lambda=0.999", "--swa_start=0.5"]
 VALIDATIONS_PER_ROW = 4  # validation passes during a row (each costs a few seconds of its budget)

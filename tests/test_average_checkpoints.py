@@ -28,11 +28,11 @@ def _single_model_run(tmp_path, values):
 
 def test_average_of_two_checkpoints_is_their_mean(tmp_path):
   (tmp_path / "checkpoints").mkdir()
-  _single_model_run(tmp_path, {10: 1.0, 20: 4.0})
-  net, _ = average_checkpoints.averaged_network(str(tmp_path), [10, 20], "student")
+  _single_model_run(tmp_path, {10: 1.0, 20: 4.0, 30: 10.0})
+  net, _ = average_checkpoints.averaged_network(str(tmp_path), [10, 20, 30], "student")
   for i, weight in enumerate(net.weights):
-    np.testing.assert_allclose(np.asarray(weight.value), 2.5 + i, rtol=1e-6, err_msg=weight.path)
+    np.testing.assert_allclose(np.asarray(weight.value), 5.0 + i, rtol=1e-6, err_msg=weight.path)
   with pytest.raises(SystemExit, match="without a teacher"):
     average_checkpoints.averaged_network(str(tmp_path), [10], "teacher")
-  with pytest.raises(SystemExit, match="ckpt-30.npz: no such checkpoint"):
-    average_checkpoints.averaged_network(str(tmp_path), [30], "student")
+  with pytest.raises(SystemExit, match="ckpt-40.npz: no such checkpoint"):
+    average_checkpoints.averaged_network(str(tmp_path), [40], "student")

@@ -12,8 +12,9 @@ Stochastic weight averaging (`swa_start`, Izmailov et al. 2018): after the first
 lambda of step t (1-based) grows with n = t - swa_start, the steps in the tail so far, once 1/n < 1 - lambda:
     teacher <- keep teacher + take Avg(T),  (keep, take) = ((n - 1)/n, 1/n) if n (1 - lambda) > 1
                                                           else (lambda, 1 - lambda),
-so the teacher's window widens from the last 1/(1 - lambda) steps to the whole tail (from n = 1/(1 - lambda)
-on, each update is the running uniform mean whose first term is the moving average at that step).
+so the teacher's window widens from the last 1/(1 - lambda) steps to the whole tail: from n = 1/(1 - lambda) on,
+it is the running uniform mean of the later students and of the moving average at that step, counted as
+1/(1 - lambda) samples. Meant for an untrained teacher (--average_student): a trained one takes its own steps too.
 """
 
 import keras
@@ -25,6 +26,11 @@ def _write_slot(slot, position, value):
   context (JAX, TensorFlow eagerly, and inside a tf.distribute step's cross-replica merge_call)."""
   start = [position] + [0] * len(value.shape)
   slot.assign(ops.slice_update(slot.value, start, ops.expand_dims(value, 0)))
+
+
+def swa_start_step(fraction, total_steps):
+  """The swa_start of a run: the steps before its averaging tail (`fraction` of `total_steps`); None for 1."""
+  return int(fraction * total_steps) if fraction < 1.0 else None
 
 
 def blend_weights(ema_lambda, swa_start=None, step=None):

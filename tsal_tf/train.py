@@ -71,6 +71,7 @@ def run():
   from tsal_tf import checkpoints
   from tsal_tf import experiment
   from tsal_tf import teacher_student
+  from tsal_tf import teacher_update
   from tsal_tf.io_utils import atomic_write_json
   from tsal_tf.io_utils import atomic_write_text
 
@@ -100,7 +101,7 @@ def run():
         net_config, experiment.objective_config(), steps_per_epoch,
         omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
         average_student=FLAGS.average_student, queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
-        swa_start=int(FLAGS.swa_start * total) if FLAGS.swa_start < 1.0 else None,
+        swa_start=teacher_update.swa_start_step(FLAGS.swa_start, total),
         partial_labels=data.partial_labels)
     # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.
     model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")
