@@ -15,24 +15,23 @@ import os
 
 import numpy as np
 
-from tsal_tf import evaluation, metrics, runs
+from tsal_tf import checkpoints, evaluation, metrics, runs
 from tsal_tf.data import formats, sources
 
 
 def averaged_network(run_dir, steps, role):
-  """The network of checkpoint `steps[0]` holding the mean of the `role` weights of every checkpoint in `steps`."""
-  members = []
-  for step in steps:
-    path = os.path.join(run_dir, "checkpoints", f"ckpt-{step}.npz")
+  """The run's `role` network holding the mean of its weights in every checkpoint of `steps`."""
+  paths = [os.path.join(run_dir, "checkpoints", f"ckpt-{step}.npz") for step in steps]
+  for path in paths:
     if not os.path.isfile(path):
       raise SystemExit(f"{path}: no such checkpoint (the run keeps its newest three)")
-    teacher, student, run_flags = runs.load_networks(run_dir, path)
-    if role == "teacher" and not runs.has_teacher(run_flags):
-      raise SystemExit(f"{run_dir}: trained a single model without a teacher; use --role=student")
-    members.append(teacher if role == "teacher" else student)
-  target = members[0]
+  teacher, student, run_flags = runs.load_networks(run_dir, paths[0])
+  if role == "teacher" and not runs.has_teacher(run_flags):
+    raise SystemExit(f"{run_dir}: trained a single model without a teacher; use --role=student")
+  target = teacher if role == "teacher" else student
+  members = [checkpoints.load_arrays(path, role) for path in paths]
   for i, weight in enumerate(target.weights):
-    weight.assign(np.mean([np.asarray(m.weights[i].value) for m in members], axis=0))
+    weight.assign(np.mean([arrays[i] for arrays in members], axis=0))
   return target, run_flags
 
 

@@ -29,10 +29,15 @@ def has_teacher(run_flags):
   return run_flags.get("async_learning") != "false" or run_flags.get("average_student") == "true"
 
 
+def roles_to_evaluate(teacher_of_its_own, teacher, student):
+  """{role: network} to evaluate: both networks when the teacher is one of its own (eq. 8 ran on it), otherwise
+  the single model, the student (its teacher never learned)."""
+  return {"teacher": teacher, "student": student} if teacher_of_its_own else {"student": student}
+
+
 def evaluated_roles(run_flags, teacher, student):
-  """{role: network} to evaluate for a run (as TeacherStudent.evaluated_roles): both networks when the teacher is
-  one of its own (`has_teacher`), otherwise the single model, the student (its teacher never learned)."""
-  return {"teacher": teacher, "student": student} if has_teacher(run_flags) else {"student": student}
+  """roles_to_evaluate for a run, from its flags (`has_teacher`)."""
+  return roles_to_evaluate(has_teacher(run_flags), teacher, student)
 
 
 def network_config_from(run_flags):

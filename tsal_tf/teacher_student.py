@@ -22,6 +22,7 @@ from keras import ops
 
 from tsal_tf import losses
 from tsal_tf import objective
+from tsal_tf import runs
 from tsal_tf import teacher_update
 from tsal_tf.model import decoders
 from tsal_tf.model import network
@@ -100,7 +101,7 @@ class TeacherStudent(keras.Model):
 
   def evaluated_roles(self):
     """{role: network} of the validation: the teacher (when eq. 8 runs) and the student."""
-    return {"teacher": self.teacher, "student": self.student} if self.has_teacher else {"student": self.student}
+    return runs.roles_to_evaluate(self.has_teacher, self.teacher, self.student)
 
   def roles(self):
     """(role, network) pairs that train: the student, and the teacher with asynchronous learning."""
