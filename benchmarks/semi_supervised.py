@@ -152,10 +152,12 @@ def write_report(results, args, command):
   lines += [f"| {r['label_fraction']} | {r['model']} | {r['minutes']} | {r['steps']} | {r['nme_ip']} | {r['nme_io']} |"
             for r in rows]
   fractions = sorted({float(r["label_fraction"]) for r in rows if r["label_fraction"] != "all"})
-  gaps = [(f, gap_recovered(rows, f)) for f in fractions]
-  if any(g is not None for _, g in gaps):
+  if fractions:
+    gaps = [(f, gap_recovered(rows, f)) for f in fractions]
     lines += ["", "Gap recovered by the TSAL teacher, (NME_supervised_f - NME_teacher_f) / (NME_supervised_f - "
-              "NME_supervised_all): " + ", ".join(f"f = {f:g}: {g:.2f}" for f, g in gaps if g is not None) + "."]
+              "NME_supervised_all): " + ", ".join(f"f = {f:g}: " + ("n/a" if g is None else f"{g:.2f}")
+                                                  for f, g in gaps)
+              + " (n/a: a row is missing, or supervised_f and supervised_all print the same NME)."]
   lines += ["", f"Machine{'s' if len(machines) > 1 else ''} of the rows: {'; '.join(machines)}.", "",
             "![semi-supervised](semi_supervised.png)", ""]
   atomic_write_text(os.path.join(args.report_dir, "semi_supervised.md"), "\n".join(lines))

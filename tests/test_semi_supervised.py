@@ -57,6 +57,7 @@ def test_a_tiny_study_writes_its_report_and_skips_finished_rows(tmp_path, common
   assert all(r["steps"] == "8" for r in rows)  # 0.01 min x 10 steps/s, rounded up to 4 epochs of 2 steps
   labeled = (tmp_path / "study" / "supervised_f0.25" / "labeled.txt").read_text()
   assert labeled == (tmp_path / "study" / "tsal_f0.25" / "labeled.txt").read_text() and labeled.count("\n") == 8
-  assert "Gap recovered" in (tmp_path / "report" / "semi_supervised.md").read_text()
+  gap = semi_supervised.gap_recovered(rows, 0.25)  # None when both 8-step supervised rows print the same NME
+  assert f"f = 0.25: {'n/a' if gap is None else f'{gap:.2f}'}" in (tmp_path / "report" / "semi_supervised.md").read_text()
   second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
   assert second.returncode == 0 and second.stdout.count("finished earlier: skipped") == 3
