@@ -38,6 +38,19 @@ def test_jax_single_model_time_limit_and_loading(tmp_path):
   assert teacher is student
 
 
+def test_worker_processes_train_on_the_same_batches_as_worker_threads(tmp_path):
+  """--worker_processes changes where batches are made, not which: the two runs end with equal validations."""
+  common = ("--epochs=1", "--steps_per_epoch=3", "--workers=2", "--clip_length=1", "--noasync_learning", "--nosic",
+            "--nomfds")
+  finals = []
+  for name, extra in (("threads", ()), ("processes", ("--worker_processes",))):
+    result = train(tmp_path / name, *common, *extra, backend="jax")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    finals.append(json.loads((tmp_path / name / "final_validation.json").read_text()))
+  assert finals[0]["step"] == finals[1]["step"] == 3
+  assert finals[0]["after"] == finals[1]["after"] and finals[0]["after"] != finals[0]["before"]
+
+
 def test_jax_training_runs_where_tensorflow_is_not_installed(smoke_run_jax):
   run_dir, _ = smoke_run_jax  # trained by train_without_tensorflow
   assert json.loads((run_dir / "final_validation.json").read_text())["step"] == 6

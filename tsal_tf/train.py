@@ -59,7 +59,8 @@ def make_batches(data, start_batch, num_batches):
     from tsal_tf.data import pipelines
     return pipelines.make_dataset(data.train, FLAGS.batch_size, seed=FLAGS.seed, start_batch=start_batch)
   from tsal_tf.data.pydataset import SourceBatches
-  return SourceBatches(data.train, FLAGS.batch_size, num_batches, FLAGS.seed, start_batch, FLAGS.workers)
+  return SourceBatches(data.train, FLAGS.batch_size, num_batches, FLAGS.seed, start_batch, FLAGS.workers,
+                       FLAGS.worker_processes)
 
 
 def run():

@@ -19,8 +19,10 @@ class SourceBatches(keras.utils.PyDataset):
   it trains, so the position in the stream is never kept in mutable state.)
   """
 
-  def __init__(self, source, batch_size, batches_per_epoch, seed=0, start_batch=0, workers=4):
-    super().__init__(workers=workers, use_multiprocessing=False)
+  def __init__(self, source, batch_size, batches_per_epoch, seed=0, start_batch=0, workers=4, processes=False):
+    # Items depend on their index alone, so worker threads and worker processes (processes=True) give the
+    # same batches.
+    super().__init__(workers=workers, use_multiprocessing=processes)
     if len(source) == 0:
       raise ValueError(f"{type(source).__name__} is empty: no examples to train on")
     self.source, self.batch_size, self.batches_per_epoch, self.seed = source, batch_size, batches_per_epoch, seed
