@@ -3,9 +3,16 @@
 #
 # Here (CPU machine):
 #   bash tools/gpu_train.sh stage
-#       copies the 300W crops into gpu_stage/data and downloads Keras' wheels for Python 3.12 into
-#       gpu_stage/wheels (gpu_stage/ is git-ignored; about 29 MB, under the 64 MiB the device tool carries).
+#       copies the 300W crops (HELEN + LFPW, train + test) into gpu_stage/data and downloads Keras' wheels for
+#       Python 3.12 into gpu_stage/wheels (gpu_stage/ is git-ignored; about 50 MB, under the 64 MiB the device
+#       tool carries).
 # There (device tool, carry ["gpu_stage"]):
+#   bash tools/gpu_train.sh curve MINUTES [EXTRA_FLAGS]
+#       the supervised row of benchmarks/learning_curve.py for MINUTES of training on configs/300w_gpu.flags
+#       (EXTRA_FLAGS: comma-separated flags added to the row): a calibration run sets the step count so that
+#       the cosine schedule ends at the budget; the row is evaluated there on 300W common. Writes the report
+#       (learning_curve.md / .csv / .png), the log, and the evaluated network (the weight average; extracted by
+#       tsal_tf.tools.extract_network, about 30 MB) as net.tar.part-* into $OUT.
 #   bash tools/gpu_train.sh run NAME [--flag=value ...]
 #       installs the wheels into a temporary folder, trains configs/300w_video_gpu.flags plus the given flags
 #       (a --flagfile among them too; --run_dir is always the one below, given last so that no flagfile moves it)
@@ -21,17 +28,35 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
   stage)
     mkdir -p gpu_stage/data gpu_stage/wheels
-    for split in 300w_helen_train 300w_helen_test; do
+    for split in 300w_helen_train 300w_lfpw_train 300w_helen_test 300w_lfpw_test; do
       mkdir -p "gpu_stage/data/$split" && cp -a "../shared/data/$split/." "gpu_stage/data/$split/"
     done
     pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 -d gpu_stage/wheels \
       keras==3.15.1 namex optree
     du -sh gpu_stage
     ;;
+  curve)
+    minutes="${2:?usage: bash tools/gpu_train.sh curve MINUTES [EXTRA_FLAGS]}"
+    lib="${TSAL_GPU_SITE:-/tmp/gpu_site}"
+    [ -d "$lib/keras" ] || python3 -m pip install --quiet --no-index --no-deps --target "$lib" gpu_stage/wheels/*.whl
+    study=/tmp/gpu_runs/curve
+    out="${OUT:-/tmp/gpu_runs}"
+    mkdir -p "$study" "$out"
+    XLA_PYTHON_CLIENT_MEM_FRACTION="${TSAL_GPU_MEMORY_FRACTION:-0.75}" PYTHONPATH="$lib:$PWD" KERAS_BACKEND=jax \
+      PYTHONUNBUFFERED=1 python3 benchmarks/learning_curve.py --base_flags=configs/300w_gpu.flags \
+      --models=supervised --minutes="$minutes" --extra_flags="${3:-}" --no_dlib --calibration_steps="${TSAL_CALIBRATION_STEPS:-300}" \
+      --eval_dirs=gpu_stage/data/300w_helen_test,gpu_stage/data/300w_lfpw_test --study_dir="$study" \
+      --report_dir="$out" 2>&1 | tee "$out/curve.log"
+    row="$(ls -d "$study"/supervised_*min | head -1)"
+    PYTHONPATH="$lib:$PWD" KERAS_BACKEND=jax python3 -m tsal_tf.tools.extract_network --run_dir="$row" \
+      --role=teacher --output=/tmp/gpu_runs/net
+    cp "$row/train.log" "$row/result.json" "$study/calibration.json" /tmp/gpu_runs/net/
+    tar -C /tmp/gpu_runs -cf - net | split -b 15M - "$out/net.tar.part-"
+    ;;
   run)
     name="${2:?usage: bash tools/gpu_train.sh run NAME [--flag=value ...]}"
     shift 2
-    lib=/tmp/gpu_site
+    lib="${TSAL_GPU_SITE:-/tmp/gpu_site}"
     [ -d "$lib/keras" ] || python3 -m pip install --quiet --no-index --no-deps --target "$lib" gpu_stage/wheels/*.whl
     run_dir="/tmp/gpu_runs/$name"
     mkdir -p "$run_dir"
