@@ -10,9 +10,12 @@
 #   bash tools/gpu_train.sh curve MINUTES [EXTRA_FLAGS]
 #       the supervised row of benchmarks/learning_curve.py for MINUTES of training on configs/300w_gpu.flags
 #       (EXTRA_FLAGS: comma-separated flags added to the row): a calibration run sets the step count so that
-#       the cosine schedule ends at the budget; the row is evaluated there on 300W common. Writes the report
+#       the cosine schedule ends at the budget (TSAL_GPU_RATE=steps/s skips it: 18.7 on the H200, measured
+#       2026-12-04); the row is evaluated there on 300W common. Writes the report
 #       (learning_curve.md / .csv / .png), the log, and the evaluated network (the weight average; extracted by
-#       tsal_tf.tools.extract_network, about 30 MB) as net.tar.part-* into $OUT.
+#       tsal_tf.tools.extract_network, about 30 MB) as net.tar.part-* into $OUT. Besides MINUTES, the call
+#       needs about 3 minutes for the calibration and 3 for start-up, validations and the evaluation: on the
+#       H200, 4.5 minutes did not fit into one 10-minute device call (results/gpu_core.md).
 #   bash tools/gpu_train.sh run NAME [--flag=value ...]
 #       installs the wheels into a temporary folder, trains configs/300w_video_gpu.flags plus the given flags
 #       (a --flagfile among them too; --run_dir is always the one below, given last so that no flagfile moves it)
@@ -45,12 +48,13 @@ case "${1:-}" in
     XLA_PYTHON_CLIENT_MEM_FRACTION="${TSAL_GPU_MEMORY_FRACTION:-0.75}" PYTHONPATH="$lib:$PWD" KERAS_BACKEND=jax \
       PYTHONUNBUFFERED=1 python3 benchmarks/learning_curve.py --base_flags=configs/300w_gpu.flags \
       --models=supervised --minutes="$minutes" --extra_flags="${3:-}" --no_dlib --calibration_steps="${TSAL_CALIBRATION_STEPS:-300}" \
+      ${TSAL_GPU_RATE:+--rates=supervised=$TSAL_GPU_RATE} \
       --eval_dirs=gpu_stage/data/300w_helen_test,gpu_stage/data/300w_lfpw_test --study_dir="$study" \
-      --report_dir="$out" 2>&1 | tee "$out/curve.log"
+      --report_dir="$out" 2>&1 | tee "$out/curve.log"  # the calibration's rate is in this log
     row="$(ls -d "$study"/supervised_*min | head -1)"
     PYTHONPATH="$lib:$PWD" KERAS_BACKEND=jax python3 -m tsal_tf.tools.extract_network --run_dir="$row" \
       --role=teacher --output=/tmp/gpu_runs/net
-    cp "$row/train.log" "$row/result.json" "$study/calibration.json" /tmp/gpu_runs/net/
+    cp "$row/train.log" "$row/result.json" /tmp/gpu_runs/net/
     tar -C /tmp/gpu_runs -cf - net | split -b 15M - "$out/net.tar.part-"
     ;;
   run)
