@@ -112,6 +112,16 @@ def gap_recovered(rows, fraction):
   return (lower - teacher) / (lower - upper)
 
 
+def gap_line(rows):
+  """The report's sentence of gap_recovered at every label fraction of `rows` ("n/a" where undefined)."""
+  fractions = sorted({float(r["label_fraction"]) for r in rows if r["label_fraction"] != "all"})
+  gaps = ", ".join(f"f = {f:g}: " + ("n/a" if (g := gap_recovered(rows, f)) is None else f"{g:.2f}")
+                   for f in fractions)
+  return ("Gap recovered by the TSAL teacher, (NME_supervised_f - NME_teacher_f) / (NME_supervised_f - "
+          f"NME_supervised_all): {gaps} (n/a: a row is missing, or supervised_f and supervised_all print the same "
+          "NME).")
+
+
 def plot(rows, path):
   import matplotlib
   matplotlib.use("Agg")
@@ -151,13 +161,8 @@ def write_report(results, args, command):
            "| label fraction | model | minutes | steps | NME IP | NME IO |", "| ---: | --- | ---: | ---: | ---: | ---: |"]
   lines += [f"| {r['label_fraction']} | {r['model']} | {r['minutes']} | {r['steps']} | {r['nme_ip']} | {r['nme_io']} |"
             for r in rows]
-  fractions = sorted({float(r["label_fraction"]) for r in rows if r["label_fraction"] != "all"})
-  if fractions:
-    gaps = [(f, gap_recovered(rows, f)) for f in fractions]
-    lines += ["", "Gap recovered by the TSAL teacher, (NME_supervised_f - NME_teacher_f) / (NME_supervised_f - "
-              "NME_supervised_all): " + ", ".join(f"f = {f:g}: " + ("n/a" if g is None else f"{g:.2f}")
-                                                  for f, g in gaps)
-              + " (n/a: a row is missing, or supervised_f and supervised_all print the same NME)."]
+  if any(r["label_fraction"] != "all" for r in rows):
+    lines += ["", gap_line(rows)]
   lines += ["", f"Machine{'s' if len(machines) > 1 else ''} of the rows: {'; '.join(machines)}.", "",
             "![semi-supervised](semi_supervised.png)", ""]
   atomic_write_text(os.path.join(args.report_dir, "semi_supervised.md"), "\n".join(lines))

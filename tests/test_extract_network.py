@@ -1,8 +1,12 @@
 """tsal_tf.tools.extract_network: one network of a run, as a single-model run that loads to the same weights."""
 
+import copy
+
 import numpy as np
 import pytest
+from absl import flags
 
+from tsal_tf import flag_defs  # noqa: F401  (train's flags, for parsing the output's flags.txt)
 from tsal_tf import runs
 from tsal_tf.tools import extract_network
 
@@ -14,12 +18,45 @@ def test_the_extracted_network_loads_as_a_single_model_with_the_roles_weights(sm
   output = tmp_path / "extracted"
   path = extract_network.extract_network(str(run_dir), role, str(output))
   teacher, student, _ = runs.load_networks(str(run_dir))
-  network, same, flags = runs.load_networks(str(output))
-  assert same is network and not runs.has_teacher(flags)
+  network, same, run_flags = runs.load_networks(str(output))
+  assert same is network and not runs.has_teacher(run_flags)
   original = {"teacher": teacher, "student": student}[role]
   assert len(network.weights) == len(original.weights)
   for extracted, trained in zip(network.weights, original.weights):
     np.testing.assert_array_equal(extracted.numpy(), trained.numpy())
-  assert path.endswith("ckpt-6.npz")
+  with np.load(path) as saved:
+    assert path.endswith("ckpt-6.npz") and all(key.startswith(("student/", "path:student/")) for key in saved.files)
   with pytest.raises(SystemExit, match="exists"):
     extract_network.extract_network(str(run_dir), role, str(output))
+
+
+@pytest.mark.slow
+def test_the_extracted_flags_parse_as_a_flagfile(smoke_run_tensorflow, tmp_path):
+  run_dir, _ = smoke_run_tensorflow
+  output = tmp_path / "extracted"
+  extract_network.extract_network(str(run_dir), "teacher", str(output))
+  source = (run_dir / "flags.txt").read_text().splitlines()
+  lines = (output / "flags.txt").read_text().splitlines()
+  assert lines[:-4] == [line for line in source if not line.startswith(
+      ("--async_learning", "--noasync_learning", "--average_student", "--noaverage_student", "--swa_start=",
+       "--run_dir="))]
+  parsed = copy.deepcopy(flags.FLAGS)  # the validators run, the process's own flags stay as they are
+  parsed(["train", f"--flagfile={output / 'flags.txt'}"], known_only=True)  # known: absl.app's --help etc.
+  assert (not parsed.async_learning and not parsed.average_student and parsed.swa_start == 1.0
+          and parsed.run_dir == str(output))
+
+
+def test_single_model_flags_replaces_only_the_teacher_flags():
+  lines = ["--async_learning\n", "--normalizer=inter_pupil\n", "--noaverage_student\n", "--swa_start=0.5\n",
+           "--nosic\n", "--run_dir=/a\n"]
+  assert extract_network.single_model_flags(lines, "/b") == [
+      "--normalizer=inter_pupil", "--nosic", "--noasync_learning", "--noaverage_student", "--swa_start=1",
+      "--run_dir=/b"]
+
+
+def test_a_single_model_has_no_teacher_to_extract(tmp_path):
+  (tmp_path / "checkpoints").mkdir()
+  (tmp_path / "checkpoints" / "ckpt-1.npz").write_bytes(b"")
+  (tmp_path / "flags.txt").write_text("--noasync_learning\n--noaverage_student\n")
+  with pytest.raises(SystemExit, match="use --role=student"):
+    extract_network.extract_network(str(tmp_path), "teacher", str(tmp_path / "out"))

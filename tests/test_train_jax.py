@@ -49,6 +49,10 @@ def test_worker_processes_train_on_the_same_batches_as_worker_threads(tmp_path):
     finals.append(json.loads((tmp_path / name / "final_validation.json").read_text()))
   assert finals[0]["step"] == finals[1]["step"] == 3
   assert finals[0]["after"] == finals[1]["after"] and finals[0]["after"] != finals[0]["before"]
+  from tsal_tf.data import pydataset, sources
+  source = sources.SyntheticClipSource(4, 32, 1)
+  assert [pydataset.SourceBatches(source, 2, 1, workers=2, processes=p).use_multiprocessing
+          for p in (False, True)] == [False, True]
 
 
 def test_jax_training_runs_where_tensorflow_is_not_installed(smoke_run_jax):

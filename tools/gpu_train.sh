@@ -9,13 +9,12 @@
 # There (device tool, carry ["gpu_stage"]):
 #   bash tools/gpu_train.sh curve MINUTES [EXTRA_FLAGS]
 #       the supervised row of benchmarks/learning_curve.py for MINUTES of training on configs/300w_gpu.flags
-#       (EXTRA_FLAGS: comma-separated flags added to the row): a calibration run sets the step count so that
-#       the cosine schedule ends at the budget (TSAL_GPU_RATE=steps/s skips it: 18.7 on the H200, measured
-#       2026-12-04); the row is evaluated there on 300W common. Writes the report
-#       (learning_curve.md / .csv / .png), the log, and the evaluated network (the weight average; extracted by
-#       tsal_tf.tools.extract_network, about 30 MB) as net.tar.part-* into $OUT. Besides MINUTES, the call
-#       needs about 3 minutes for the calibration and 3 for start-up, validations and the evaluation: on the
-#       H200, 4.5 minutes did not fit into one 10-minute device call (results/gpu_core.md).
+#       (EXTRA_FLAGS: comma-separated flags added to the row), evaluated there on 300W common. A calibration
+#       run sets the step count so that the cosine schedule ends at the budget; TSAL_GPU_RATE=<steps/s> skips
+#       it (results/gpu_core.md gives the H200's). The benchmark runs under a time limit of
+#       TSAL_CURVE_SECONDS (default 540) so that, finished or not, the call still extracts the latest
+#       checkpoint's evaluated network (the weight average; tsal_tf.tools.extract_network, about a quarter of
+#       the checkpoint) into $OUT/net.tar.part-*, beside the benchmark's log and report.
 #   bash tools/gpu_train.sh run NAME [--flag=value ...]
 #       installs the wheels into a temporary folder, trains configs/300w_video_gpu.flags plus the given flags
 #       (a --flagfile among them too; --run_dir is always the one below, given last so that no flagfile moves it)
@@ -28,6 +27,15 @@
 #   .venv/bin/python -m tsal_tf.evaluate --run_dir=runs/NAME --data_dir=../shared/data/300w_helen_test
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Keras' wheels into a temporary folder (once per machine), then a command under KERAS_BACKEND=jax.
+with_keras() {
+  local lib="${TSAL_GPU_SITE:-/tmp/gpu_site}"
+  [ -d "$lib/keras" ] || python3 -m pip install --quiet --no-index --no-deps --target "$lib" gpu_stage/wheels/*.whl
+  XLA_PYTHON_CLIENT_MEM_FRACTION="${TSAL_GPU_MEMORY_FRACTION:-0.75}" PYTHONPATH="$lib:$PWD" KERAS_BACKEND=jax \
+    PYTHONUNBUFFERED=1 "$@"
+}
+
 case "${1:-}" in
   stage)
     mkdir -p gpu_stage/data gpu_stage/wheels
@@ -40,33 +48,33 @@ case "${1:-}" in
     ;;
   curve)
     minutes="${2:?usage: bash tools/gpu_train.sh curve MINUTES [EXTRA_FLAGS]}"
-    lib="${TSAL_GPU_SITE:-/tmp/gpu_site}"
-    [ -d "$lib/keras" ] || python3 -m pip install --quiet --no-index --no-deps --target "$lib" gpu_stage/wheels/*.whl
     study=/tmp/gpu_runs/curve
+    row="$study/supervised_$(python3 -c "import sys; print(f'{float(sys.argv[1]):g}')" "$minutes")min"
     out="${OUT:-/tmp/gpu_runs}"
     mkdir -p "$study" "$out"
-    XLA_PYTHON_CLIENT_MEM_FRACTION="${TSAL_GPU_MEMORY_FRACTION:-0.75}" PYTHONPATH="$lib:$PWD" KERAS_BACKEND=jax \
-      PYTHONUNBUFFERED=1 python3 benchmarks/learning_curve.py --base_flags=configs/300w_gpu.flags \
-      --models=supervised --minutes="$minutes" --extra_flags="${3:-}" --no_dlib --calibration_steps="${TSAL_CALIBRATION_STEPS:-300}" \
-      ${TSAL_GPU_RATE:+--rates=supervised=$TSAL_GPU_RATE} \
+    rm -rf /tmp/gpu_runs/net
+    status=0
+    with_keras timeout "${TSAL_CURVE_SECONDS:-540}" python3 benchmarks/learning_curve.py \
+      --base_flags=configs/300w_gpu.flags --models=supervised --minutes="$minutes" --extra_flags="${3:-}" \
+      --no_dlib --calibration_steps="${TSAL_CALIBRATION_STEPS:-300}" ${TSAL_GPU_RATE:+--rates=supervised=$TSAL_GPU_RATE} \
       --eval_dirs=gpu_stage/data/300w_helen_test,gpu_stage/data/300w_lfpw_test --study_dir="$study" \
-      --report_dir="$out" 2>&1 | tee "$out/curve.log"  # the calibration's rate is in this log
-    row="$(ls -d "$study"/supervised_*min | head -1)"
-    PYTHONPATH="$lib:$PWD" KERAS_BACKEND=jax python3 -m tsal_tf.tools.extract_network --run_dir="$row" \
-      --role=teacher --output=/tmp/gpu_runs/net
-    cp "$row/train.log" "$row/result.json" /tmp/gpu_runs/net/
-    tar -C /tmp/gpu_runs -cf - net | split -b 15M - "$out/net.tar.part-"
+      --report_dir="$out" > "$out/curve.log" 2>&1 || status=$?
+    tail -n 5 "$out/curve.log"
+    if [ -d "$row/checkpoints" ]; then
+      with_keras python3 -m tsal_tf.tools.extract_network --run_dir="$row" --role=teacher --output=/tmp/gpu_runs/net
+      for name in train.log result.json plan.json; do
+        if [ -f "$row/$name" ]; then cp "$row/$name" /tmp/gpu_runs/net/; fi
+      done
+      tar -C /tmp/gpu_runs -cf - net | split -b 15M - "$out/net.tar.part-"
+    fi
+    exit "$status"
     ;;
   run)
     name="${2:?usage: bash tools/gpu_train.sh run NAME [--flag=value ...]}"
     shift 2
-    lib="${TSAL_GPU_SITE:-/tmp/gpu_site}"
-    [ -d "$lib/keras" ] || python3 -m pip install --quiet --no-index --no-deps --target "$lib" gpu_stage/wheels/*.whl
     run_dir="/tmp/gpu_runs/$name"
     mkdir -p "$run_dir"
-    XLA_PYTHON_CLIENT_MEM_FRACTION="${TSAL_GPU_MEMORY_FRACTION:-0.75}" PYTHONPATH="$lib:$PWD" \
-      KERAS_BACKEND=jax PYTHONUNBUFFERED=1 python3 -m tsal_tf.train \
-      --flagfile=configs/300w_video_gpu.flags --verbose=2 "$@" --run_dir="$run_dir" 2>&1 | tee "$run_dir/train.log"
+    with_keras python3 -m tsal_tf.train --flagfile=configs/300w_video_gpu.flags --verbose=2 "$@" --run_dir="$run_dir" 2>&1 | tee "$run_dir/train.log"
     tar -C /tmp/gpu_runs -cf - "$name" | split -b 15M - "${OUT:-/tmp/gpu_runs}/$name.tar.part-"
     ;;
   unpack)
@@ -80,7 +88,7 @@ case "${1:-}" in
     done
     ;;
   *)
-    echo "usage: bash tools/gpu_train.sh stage | run NAME [flags] | unpack FETCHED_DIR [RUNS_DIR]" >&2
+    echo "usage: bash tools/gpu_train.sh stage | curve MINUTES [EXTRA_FLAGS] | run NAME [flags] | unpack FETCHED_DIR [RUNS_DIR]" >&2
     exit 2
     ;;
 esac

@@ -32,14 +32,27 @@ def latest_checkpoint(directory):
 
 def save(path, groups):
   """Write {group: [keras.Variable]} to `path` (a temporary file renamed into place)."""
+  save_arrays(path, {group: [(variable.path, ops.convert_to_numpy(variable.value)) for variable in variables]
+                     for group, variables in groups.items()})
+
+
+def save_arrays(path, groups):
+  """Write {group: [(variable path, array)]} to `path` in the checkpoint layout, atomically."""
   arrays = {}
-  for group, variables in groups.items():
-    for i, variable in enumerate(variables):
-      arrays[f"{group}/{i}"] = ops.convert_to_numpy(variable.value)
-      arrays[f"path:{group}/{i}"] = np.array(variable.path)
+  for group, entries in groups.items():
+    for i, (variable_path, array) in enumerate(entries):
+      arrays[f"{group}/{i}"] = array
+      arrays[f"path:{group}/{i}"] = np.array(variable_path)
   with atomic_path(path) as temporary:
     with open(temporary, "wb") as f:
       np.savez(f, **arrays)
+
+
+def load_group(path, group):
+  """[(variable path, array)] of one group of a checkpoint, in order."""
+  arrays = load_arrays(path, group)
+  with np.load(path) as saved:
+    return [(str(saved[f"path:{group}/{i}"]), array) for i, array in enumerate(arrays)]
 
 
 def load_arrays(path, group):

@@ -132,6 +132,8 @@ flags.DEFINE_integer("verbose", 1, "Progress: 1 = a compact step line (in place 
 flags.DEFINE_float("max_train_minutes", 0, "Stop after this many minutes of training and save what was trained "
                    "(0 = no limit); for machines lent for a fixed time.")
 flags.DEFINE_integer("workers", 4, "Threads producing batches under KERAS_BACKEND=jax (keras.utils.PyDataset).")
-flags.DEFINE_bool("worker_processes", False, "Under KERAS_BACKEND=jax, the --workers are processes rather than "
-                  "threads (keras.utils.PyDataset use_multiprocessing): the same batches, faster on many-core "
-                  "machines, where threads contend for Python's GIL in the NumPy augmentation.")
+flags.DEFINE_boolean("worker_processes", False, "Under KERAS_BACKEND=jax, the --workers are processes forked "
+                     "from the trainer rather than threads (keras.utils.PyDataset use_multiprocessing): the same "
+                     "batches, for many-core machines where threads contend for Python's GIL in the NumPy "
+                     "augmentation. Python warns that forking a multithreaded JAX process may deadlock; the "
+                     "workers touch no JAX (one GPU run and the tests so far, no hang).")

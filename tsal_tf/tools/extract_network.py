@@ -2,25 +2,33 @@
 
     python -m tsal_tf.tools.extract_network --run_dir=runs/300w_gpu --role=teacher --output=runs/300w_gpu_teacher
 
-The output holds the run's flags.txt, marked as a single model (--noasync_learning --noaverage_student), and
-`checkpoints/ckpt-<step>.npz` with only the `role` network's weights (as the single model's "student" group):
-about a quarter of a training checkpoint, which also holds the other network and the optimizer's moments.
-`evaluate`, `infer` and `export` load it as any single-model run; its network computes what the run's `role`
-network computes.
+The output holds `checkpoints/ckpt-<step>.npz` with only the `role` network's weights of the run's latest
+checkpoint (as the single model's "student" group: a quarter of the checkpoint of a single model with
+--average_student and v = 1, less for TSAL, whose checkpoints hold both networks, their optimizer moments and
+the eq. 8 queue), and the run's flags.txt marked as a single model: --noasync_learning --noaverage_student
+--swa_start=1 and --run_dir=<output>. `evaluate`, `infer`, `export` and `train --init_from` load it as any
+single-model run, and its network computes what the run's `role` network computes; it cannot be resumed (it
+holds no optimizer state).
 """
 
 import argparse
 import os
-import shutil
-
-import numpy as np
 
 from tsal_tf import checkpoints
 from tsal_tf import runs
-from tsal_tf.io_utils import atomic_path
 from tsal_tf.io_utils import atomic_write_text
 
-SINGLE_MODEL_LINES = ("--noasync_learning", "--noaverage_student")
+# Flags rewritten to describe one network trained without a teacher of its own.
+REPLACED_FLAGS = ("async_learning", "average_student", "swa_start", "run_dir")
+
+
+def single_model_flags(flag_lines, output):
+  """The lines of a run's flags.txt, rewritten for the single-model run `output` (REPLACED_FLAGS)."""
+  def name(line):
+    bare = line.strip().lstrip("-").split("=", 1)[0]
+    return bare[2:] if bare.startswith("no") and bare[2:] in REPLACED_FLAGS else bare
+  kept = [line.rstrip("\n") for line in flag_lines if name(line) not in REPLACED_FLAGS]
+  return kept + ["--noasync_learning", "--noaverage_student", "--swa_start=1", f"--run_dir={output}"]
 
 
 def extract_network(run_dir, role, output):
@@ -31,23 +39,15 @@ def extract_network(run_dir, role, output):
     raise SystemExit(f"{run_dir}: no checkpoints/ckpt-<step>.npz to extract from")
   if role == "teacher" and not runs.has_teacher(runs.read_run_flags(run_dir)):
     raise SystemExit(f"{run_dir}: trained a single model without a teacher of its own; use --role=student")
-  with np.load(source) as saved:
-    keys = [key for key in saved.files if key.startswith((f"{role}/", f"path:{role}/"))]
-    arrays = {key.replace(role, "student", 1): saved[key] for key in keys}
   if os.path.exists(output):
     raise SystemExit(f"{output} exists: choose another --output")
-  os.makedirs(os.path.join(output, "checkpoints"))
+  weights = checkpoints.load_group(source, role)
   with open(os.path.join(run_dir, "flags.txt"), encoding="utf-8") as f:
-    lines = [line.rstrip("\n") for line in f
-             if line.strip().lstrip("-").removeprefix("no") not in ("async_learning", "average_student")]
-  atomic_write_text(os.path.join(output, "flags.txt"), "\n".join(lines + list(SINGLE_MODEL_LINES)) + "\n")
+    lines = single_model_flags(f, output)
+  os.makedirs(os.path.join(output, "checkpoints"))
+  atomic_write_text(os.path.join(output, "flags.txt"), "\n".join(lines) + "\n")
   target = os.path.join(output, "checkpoints", os.path.basename(source))
-  with atomic_path(target) as temporary:
-    with open(temporary, "wb") as f:
-      np.savez(f, **arrays)
-  for name in ("final_validation.json", "train_clock.json"):
-    if os.path.isfile(os.path.join(run_dir, name)):
-      shutil.copy(os.path.join(run_dir, name), output)
+  checkpoints.save_arrays(target, {"student": weights})
   return target
 
 
