@@ -53,6 +53,7 @@ def test_worker_processes_train_on_the_same_batches_as_worker_threads(tmp_path):
   source = sources.SyntheticClipSource(4, 32, 1)
   assert [pydataset.SourceBatches(source, 2, 1, workers=2, processes=p).use_multiprocessing
           for p in (False, True)] == [False, True]
+  assert pydataset.SourceBatches(source, 2, 1, workers=16).max_queue_size == 32  # every worker has a batch to make
 
 
 def test_jax_training_runs_where_tensorflow_is_not_installed(smoke_run_jax):

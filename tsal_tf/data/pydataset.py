@@ -21,8 +21,9 @@ class SourceBatches(keras.utils.PyDataset):
 
   def __init__(self, source, batch_size, batches_per_epoch, seed=0, start_batch=0, workers=4, processes=False):
     # Items depend on their index alone, so worker threads and worker processes (processes=True) give the
-    # same batches.
-    super().__init__(workers=workers, use_multiprocessing=processes)
+    # same batches. Keras keeps at most max_queue_size batches in flight: two per worker keep every worker busy
+    # (its default, 10, idles all workers beyond the tenth).
+    super().__init__(workers=workers, use_multiprocessing=processes, max_queue_size=max(10, 2 * workers))
     if len(source) == 0:
       raise ValueError(f"{type(source).__name__} is empty: no examples to train on")
     self.source, self.batch_size, self.batches_per_epoch, self.seed = source, batch_size, batches_per_epoch, seed
