@@ -9,7 +9,11 @@ budget per row, on the 554 faces of 300W common:
   mean_teacher_f<f>   TSAL with v = 1, lambda = 0.999 (eq. 8's mean-teacher special case);
   tsal_f<f>           TSAL with the config's v and lambda: teacher and student.
 Unlabeled faces still become clips; their tracking starts from the teacher's detection (README, "Partially
-labeled training"). The gap recovered is (NME_supervised_f - NME_teacher_f) / (NME_supervised_f -
+labeled training"). With --burn_in=b, the TSAL and mean-teacher rows of a fraction start from a supervised model
+of the labeled faces trained for b of the budget (row burn_in_f<f>, shared by both; `train --init_from`) and
+train as TSAL for the rest: their minutes and steps add the burn-in's, so every row still costs the same budget
+(the burn-in recipe of Unbiased Teacher, Liu et al. 2021). --tsal_flags go to the TSAL and mean-teacher rows
+only (e.g. --labeled_share=0.5, a fine-tuning learning rate). The gap recovered is (NME_supervised_f - NME_teacher_f) / (NME_supervised_f -
 NME_supervised_all). Rows run through benchmarks/learning_curve.py's machinery: minutes become steps by a
 calibration per row kind (or --rates), every row keeps its plan, an interrupted row resumes and a finished
 one is skipped, so the study can span sessions. Writes <report_dir>/semi_supervised.md, .csv
@@ -18,6 +22,7 @@ one is skipped, so the study can span sessions. Writes <report_dir>/semi_supervi
 
 import argparse
 import csv
+import dataclasses
 import io
 import os
 import sys
@@ -29,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from benchmarks import learning_curve  # noqa: E402
 
 CSV_HEADER = ["label_fraction", "model", "minutes", "steps", "nme_ip", "nme_io"]
-MEAN_TEACHER_FLAGS = ["--queue_length=1", "--ema_lambda=0.999"]
+MEAN_TEACHER_FLAGS = ("--queue_length=1", "--ema_lambda=0.999")
 
 
 def parse_args(argv=None):
@@ -40,6 +45,10 @@ def parse_args(argv=None):
                       help="Row kinds, comma-separated (supervised_f, supervised_all, mean_teacher, tsal).")
   parser.add_argument("--base_flags", default="configs/300w_cpu.flags", help="Training flagfile of every row.")
   parser.add_argument("--extra_flags", default="", help="Flags added to every row, comma-separated.")
+  parser.add_argument("--tsal_flags", default="", help="Flags added to the TSAL and mean-teacher rows, comma-separated.")
+  parser.add_argument("--burn_in", type=float, default=0.0,
+                      help="Fraction of the TSAL and mean-teacher rows' minutes spent on a supervised model of the "
+                           "labeled faces they start from (0 = TSAL from scratch).")
   parser.add_argument("--label_seed", type=int, default=0, help="--label_seed of every row.")
   parser.add_argument("--study_dir", default="runs/semi_supervised")
   parser.add_argument("--eval_dirs", default="../shared/data/300w_helen_test,../shared/data/300w_lfpw_test")
@@ -55,23 +64,49 @@ def row_args(args, *flags):
   return argparse.Namespace(**dict(vars(args), extra_flags=",".join(extra)))
 
 
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One planned training: its run name, its model (one of --models, or "burn_in"), learning_curve's row kind,
+  its label fraction (None: every label), its flags and its share of the --minutes budget."""
+  name: str
+  model: str
+  kind: str
+  fraction: float
+  flags: tuple
+  budget: float = 1.0
+
+
 def plan_rows(args):
-  """[(row name, model, learning_curve row kind, label fraction or None, row flags)] in training order; model is
-  one of --models."""
+  """[Row] in training order (a burn-in before the TSAL rows that start from it)."""
   models = [m for m in args.models.split(",") if m]
   unknown = set(models) - {"supervised_f", "supervised_all", "mean_teacher", "tsal"}
   if unknown:
     raise SystemExit(f"--models: unknown kind(s) {sorted(unknown)}")
-  rows = [("supervised_all", "supervised_all", "supervised", None, [])] if "supervised_all" in models else []
+  if not 0.0 <= args.burn_in < 1.0:
+    raise SystemExit(f"--burn_in={args.burn_in}: not in [0, 1)")
+  tsal_flags = tuple(f for f in args.tsal_flags.split(",") if f)
+  rows = [Row("supervised_all", "supervised_all", "supervised", None, ())] if "supervised_all" in models else []
   for fraction in (float(f) for f in args.fractions.split(",") if f):
-    labels = [f"--label_fraction={fraction:g}", f"--label_seed={args.label_seed}"]
+    labels = (f"--label_fraction={fraction:g}", f"--label_seed={args.label_seed}")
     if "supervised_f" in models:
-      rows.append((f"supervised_f{fraction:g}", "supervised_f", "supervised", fraction, labels))
-    if "mean_teacher" in models:
-      rows.append((f"mean_teacher_f{fraction:g}", "mean_teacher", "tsal", fraction, labels + MEAN_TEACHER_FLAGS))
-    if "tsal" in models:
-      rows.append((f"tsal_f{fraction:g}", "tsal", "tsal", fraction, labels))
+      rows.append(Row(f"supervised_f{fraction:g}", "supervised_f", "supervised", fraction, labels))
+    tsal_models = [m for m in ("mean_teacher", "tsal") if m in models]
+    start, budget = (), 1.0
+    if args.burn_in and tsal_models:
+      burn_in = Row(f"burn_in_f{fraction:g}", "burn_in", "supervised", fraction, labels, args.burn_in)
+      rows.append(burn_in)
+      start, budget = (f"--init_from={os.path.join(args.study_dir, burn_in.name)}",), 1.0 - args.burn_in
+    for model in tsal_models:
+      flags = labels + (MEAN_TEACHER_FLAGS if model == "mean_teacher" else ()) + tsal_flags + start
+      rows.append(Row(f"{model}_f{fraction:g}", model, "tsal", fraction, flags, budget))
   return rows
+
+
+def with_burn_in(result, burn_in):
+  """A TSAL row's result with the minutes and steps of the burn-in it started from added (None: as it is)."""
+  if burn_in is None:
+    return result
+  return dict(result, minutes=result["minutes"] + burn_in["minutes"], steps=result["steps"] + burn_in["steps"])
 
 
 def table(results):
@@ -95,6 +130,8 @@ def csv_model(planned_model, role, roles):
   """The CSV model of a row's network `role` among its evaluated `roles` (None: not reported; the mean teacher's
   student is TSAL's twin, and a supervised row reports its evaluated network: the moving-average teacher with
   --average_student, else the student)."""
+  if planned_model == "burn_in":
+    return None  # the start of the TSAL rows, whose minutes and steps include it (write_report names it)
   if planned_model == "mean_teacher":
     return "mean_teacher" if role == "teacher" else None
   if planned_model == "tsal":
@@ -161,6 +198,14 @@ def write_report(results, args, command):
            "| label fraction | model | minutes | steps | NME IP | NME IO |", "| ---: | --- | ---: | ---: | ---: | ---: |"]
   lines += [f"| {r['label_fraction']} | {r['model']} | {r['minutes']} | {r['steps']} | {r['nme_ip']} | {r['nme_io']} |"
             for r in rows]
+  for model, fraction, result in results:
+    if model == "burn_in":
+      role = "teacher" if "teacher" in result["metrics"] else "student"  # the evaluated network
+      summary = result["metrics"][role]["all"]["inter_pupil"]["fused"]["nme"]
+      lines += ["", f"f = {fraction:g}: the TSAL and mean-teacher rows started from a supervised model of the labeled "
+                f"faces ({args.burn_in:g} of the budget: {result['minutes']:.1f} min, {result['steps']} steps, NME IP "
+                f"{100 * summary:.2f}%; `--init_from`), included in their minutes and steps. TSAL rows' flags: "
+                f"`{args.tsal_flags or 'none'}`."]
   if any(r["label_fraction"] != "all" for r in rows):
     lines += ["", gap_line(rows)]
   lines += ["", f"Machine{'s' if len(machines) > 1 else ''} of the rows: {'; '.join(machines)}.", "",
@@ -176,10 +221,15 @@ def main(argv=None):
   planned = plan_rows(args)
   if not planned:
     raise SystemExit("no rows: give --fractions and --models")
-  results = []
-  for name, model, kind, fraction, flags in planned:
-    steps = round(args.minutes * 60 * learning_curve.steps_per_second(kind, args))
-    results.append((model, fraction, learning_curve.run_row(name, kind, steps, row_args(args, *flags))))
+  results, burn_ins = [], {}
+  for row in planned:
+    steps = round(row.budget * args.minutes * 60 * learning_curve.steps_per_second(row.kind, args))
+    result = learning_curve.run_row(row.name, row.kind, steps, row_args(args, *row.flags))
+    if row.model == "burn_in":
+      burn_ins[row.fraction] = result
+    elif row.kind == "tsal":
+      result = with_burn_in(result, burn_ins.get(row.fraction))
+    results.append((row.model, row.fraction, result))
     rows = write_report(results, args, command)  # a partial report after every row
   for row in rows:
     print(f"f={row['label_fraction']:5s} {row['model']:15s} {row['minutes']:>6s} min {str(row['steps']):>6s} steps  "

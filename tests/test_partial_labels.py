@@ -193,3 +193,40 @@ def test_concat_and_subset_sources_map_indices_across_their_parts():
   assert partial.name(1) == "clip 1"
   with pytest.raises(ValueError, match="label mask"):
     sources.PartiallyLabeledSource(_Numbered(1, 2), [True])
+
+
+def test_labeled_share_repeats_labeled_clips_with_fresh_augmentation():
+  labeled = np.array([True, False, False, False, False, False, False])  # 1 labeled, 6 unlabeled
+  repeats = sources.labeled_share_repeats(labeled, 0.5)
+  np.testing.assert_array_equal(repeats, [6, 1, 1, 1, 1, 1, 1])  # 6 labeled entries / 12 = 0.5
+  np.testing.assert_array_equal(sources.labeled_share_repeats(labeled, 0.25), [2, 1, 1, 1, 1, 1, 1])
+  np.testing.assert_array_equal(sources.labeled_share_repeats(np.ones(3, bool), 0.5), [1, 1, 1])
+  with pytest.raises(ValueError, match="not in"):
+    sources.labeled_share_repeats(labeled, 1.0)
+  repeated = sources.RepeatedSource(_Numbered(1, 3), [2, 1, 3])
+  assert len(repeated) == 6 and [repeated.name(i) for i in range(6)] == ["clip 0"] * 2 + ["clip 1"] + ["clip 2"] * 3
+  # Copy c of example i is example i drawn with seed 3 * seed + c: distinct draws for every (seed, copy).
+  assert [tuple(repeated.example(i, 4)["frames"]) for i in range(6)] == [
+      (1, 0, 12), (1, 0, 13), (1, 1, 12), (1, 2, 12), (1, 2, 13), (1, 2, 14)]
+  with pytest.raises(ValueError, match="at least 1"):
+    sources.RepeatedSource(_Numbered(1, 2), [1, 0])
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="needs ../shared/data")
+def test_labeled_share_makes_the_labeled_clips_that_share_of_the_stream():
+  partial = build.build_data(_config(clip_length=2, label_fraction=0.1, label_seed=3))
+  shared = build.build_data(_config(clip_length=2, label_fraction=0.1, label_seed=3, labeled_share=0.5))
+  labeled = len(partial.labeled_names)
+  unlabeled = len(partial.train) - labeled
+  repeats = round(unlabeled / labeled)
+  assert len(shared.train) == unlabeled + repeats * labeled and shared.partial_labels
+  flags = [shared.train.example(i, seed=0)["labeled"][0] for i in range(len(shared.train))]
+  assert sum(flags) == repeats * labeled and abs(np.mean(flags) - 0.5) < 0.05
+  assert shared.labeled_names == partial.labeled_names
+  first = int(np.flatnonzero(flags)[0])  # its copies follow it, each a different augmentation of the same face
+  assert shared.train.name(first) == shared.train.name(first + 1)
+  assert not np.array_equal(shared.train.example(first, 0)["frames"], shared.train.example(first + 1, 0)["frames"])
+  # Nothing to balance: every clip labeled (or single frames, where unlabeled faces are left out).
+  assert len(build.build_data(_config(clip_length=2, labeled_share=0.5)).train) == len(partial.train)
+  assert len(build.build_data(_config(clip_length=1, label_fraction=0.1, label_seed=3, labeled_share=0.5)).train) == (
+      labeled)

@@ -67,7 +67,7 @@ def data_config():
                     augment_scale=FLAGS.augment_scale, augment_shift=FLAGS.augment_shift,
                     occluder_prob=FLAGS.occluder_prob, label_x_offset=FLAGS.label_x_offset, skip_bad=FLAGS.skip_bad,
                     unlabeled_lists=tuple(FLAGS.unlabeled_list or ()), label_fraction=FLAGS.label_fraction,
-                    label_seed=FLAGS.label_seed)
+                    label_seed=FLAGS.label_seed, labeled_share=FLAGS.labeled_share)
 
 
 def build_data():

@@ -47,6 +47,9 @@ class DataConfig:
     label_fraction, label_seed: keep the frame-0 labels of a seeded fraction of the training clips only
       (sources.choose_labeled); the other clips train through the unsupervised and pseudo-label terms. With
       single frames (clip_length 1) nothing can be learned from an unlabeled clip, so those are left out.
+    labeled_share: when some training clips are unlabeled (label_fraction, unlabeled_lists), repeat each
+      labeled clip so that labeled clips make about this share of the training stream (0 = every clip once):
+      semi-supervised batches with a steady labeled part, as FixMatch and Unbiased Teacher sample theirs.
   """
   data: str = "synthetic"
   train_dirs: tuple = ()
@@ -69,6 +72,7 @@ class DataConfig:
   unlabeled_lists: tuple = ()
   label_fraction: float = 1.0
   label_seed: int = 0
+  labeled_share: float = 0.0
 
 
 def _stack(source, count, key_image, key_points):
@@ -138,15 +142,26 @@ def _training_source(config):
 
 
 def _partially_labeled(train, config):
-  """(source, names of the labeled examples) under config.label_fraction."""
+  """(source, names of the labeled examples, labeled mask of the source's examples) under config.label_fraction."""
   names = [train.name(i) for i in range(len(train))]
   if config.label_fraction >= 1.0:
-    return train, names
+    return train, names, np.ones(len(train), bool)
   labeled = sources.choose_labeled(len(train), config.label_fraction, config.label_seed)
   names = [name for name, keep in zip(names, labeled) if keep]
   if config.clip_length == 1:
-    return sources.SubsetSource(train, np.flatnonzero(labeled)), names
-  return sources.PartiallyLabeledSource(train, labeled), names
+    return sources.SubsetSource(train, np.flatnonzero(labeled)), names, np.ones(len(names), bool)
+  return sources.PartiallyLabeledSource(train, labeled), names, labeled
+
+
+def _with_labeled_share(train, labeled, config):
+  """The training source with its labeled clips repeated to config.labeled_share of the stream."""
+  if not config.labeled_share:
+    return train
+  if config.data not in ("synthetic", "300w_clips"):
+    raise ValueError(f"--labeled_share needs training clips made from stills (--data=300w_clips or synthetic), "
+                     f"not --data={config.data}, whose clips' labels depend on their start frame")
+  repeats = sources.labeled_share_repeats(labeled, config.labeled_share)
+  return train if (repeats == 1).all() else sources.RepeatedSource(train, repeats)
 
 
 def _unlabeled_videos(config, scheme):
@@ -179,9 +194,12 @@ def build_data(config):
   if len(train) == 0:
     raise ValueError(f"no training clips from --data={config.data} (clip_length {k}, label_stride "
                      f"{config.label_stride}): check the data paths")
-  train, labeled_names = _partially_labeled(train, config)
+  train, labeled_names, labeled = _partially_labeled(train, config)
   if config.unlabeled_lists:
-    train = sources.ConcatSource([train, _unlabeled_videos(config, scheme)])
+    videos = _unlabeled_videos(config, scheme)
+    train, labeled = sources.ConcatSource([train, videos]), np.concatenate([labeled, np.zeros(len(videos), bool)])
+  partial_labels = len(labeled_names) < len(train)
+  train = _with_labeled_share(train, labeled, config)
 
   val_k = max(k, 2)  # validation tracks through clips of at least two frames, also for single-frame training
   if config.val_dirs:
@@ -199,6 +217,6 @@ def build_data(config):
   count = min(config.val_clip_count, len(clip_source))
   clip_frames, clip_landmarks = _stack(clip_source, count, "frames", "landmarks") if count else (None, None)
   return types.SimpleNamespace(train=train, labeled_names=labeled_names,
-                               partial_labels=len(labeled_names) < len(train), scheme=scheme, val_images=images,
+                               partial_labels=partial_labels, scheme=scheme, val_images=images,
                                val_landmarks=landmarks, val_subsets=subsets, val_clip_frames=clip_frames,
                                val_clip_landmarks=clip_landmarks)

@@ -216,6 +216,47 @@ class PartiallyLabeledSource(Source):
     return example
 
 
+class RepeatedSource(Source):
+  """Every example i of a source `repeats[i]` times (semi-supervised batches: labeled clips oversampled).
+
+  Copy c of example i draws its augmentation with seed `seed * max(repeats) + c`, so the copies of one data
+  epoch are different augmentations of the same clip, and no two (seed, copy) pairs share a draw.
+  """
+
+  def __init__(self, source, repeats):
+    repeats = np.asarray(repeats, int)
+    if len(repeats) != len(source) or (repeats < 1).any():
+      raise ValueError(f"repeats must be {len(source)} counts of at least 1, got {len(repeats)} "
+                       f"with minimum {repeats.min() if len(repeats) else None}")
+    self.source, self.max_repeats = source, int(repeats.max())
+    self.indices = np.repeat(np.arange(len(source)), repeats)
+    self.copies = np.concatenate([np.arange(r) for r in repeats])
+
+  def __len__(self):
+    return len(self.indices)
+
+  def name(self, index):
+    return self.source.name(int(self.indices[index]))
+
+  def example(self, index, seed=0):
+    return self.source.example(int(self.indices[index]), seed * self.max_repeats + int(self.copies[index]))
+
+
+def labeled_share_repeats(labeled, share):
+  """Repeats [len(labeled)] that make the labeled examples about `share` of a stream: each labeled example
+  r = round(share / (1 - share) * unlabeled / labeled) times (at least 1), each unlabeled one once.
+
+  With every example labeled, or none, every repeat is 1.
+  """
+  labeled = np.asarray(labeled, bool)
+  if not 0.0 < share < 1.0:
+    raise ValueError(f"labeled share {share} is not in (0, 1)")
+  count, others = int(labeled.sum()), int((~labeled).sum())
+  if count == 0 or others == 0:
+    return np.ones(len(labeled), int)
+  return np.where(labeled, max(1, round(share / (1.0 - share) * others / count)), 1)
+
+
 class ConcatSource(Source):
   """The examples of several sources, one after the other."""
 
