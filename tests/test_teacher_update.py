@@ -108,8 +108,8 @@ def check_eq8_in_one_fit_step(average_student=False):
   from the same start on the same batch: teacher_0.9 = 0.9 * teacher_1 + 0.1 * student (the queue holds one
   snapshot after one step), for every teacher weight, BatchNorm statistics included. Fails if eq. 8 were
   skipped, or applied to the trainable weights only. With `average_student` the single model trains alone and
-  the teacher must still be its start exactly at lambda = 1 (it does not train). Runs under the active Keras
-  backend."""
+  the teacher does not train and is the warmed-up average of its start and the student. Runs under the active
+  Keras backend."""
   from keras import ops
   from tsal_tf.data import pydataset, sources
   from tsal_tf.model.config import NetworkConfig
@@ -138,8 +138,13 @@ def check_eq8_in_one_fit_step(average_student=False):
   names = [w.path for w in model.teacher.weights]
   assert any("moving_mean" in n for n in names)
   if average_student:
-    for name, alone, start in zip(names, teacher_alone, initial[len(student):]):
-      np.testing.assert_array_equal(alone, start, err_msg=name)
+    # The untrained teacher's lambda warms up: step 1 blends with lambda_1 = min(lambda, 2 / 11) = 2 / 11 for
+    # both lambdas, so both runs' teachers are 2/11 of the start and 9/11 of the student.
+    for name, s, alone, got, start in zip(names, student, teacher_alone, teacher, initial[len(student):]):
+      np.testing.assert_allclose(alone, 2 / 11 * start + 9 / 11 * s, atol=1e-5, err_msg=name)
+      np.testing.assert_allclose(got, 2 / 11 * start + 9 / 11 * s, atol=1e-5, err_msg=name)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(teacher_alone, initial[len(student):])) > 1e-2
+    return
   for name, s, s2, alone, got in zip(names, student_alone, student, teacher_alone, teacher):
     np.testing.assert_allclose(s2, s, atol=1e-6, err_msg=name)  # eq. 8 never touches the student
     np.testing.assert_allclose(got, 0.9 * alone + 0.1 * s, atol=1e-5, err_msg=name)
@@ -192,3 +197,32 @@ def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
   result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode != 0 and "--swa_start below 1" in result.stderr, result.stderr
   assert teacher_update.swa_start_step(0.5, 17868) == 8934 and teacher_update.swa_start_step(1.0, 17868) is None
+
+
+@pytest.mark.parametrize("swa_start", [None, 6])
+def test_an_untrained_teachers_lambda_warms_up_from_the_first_step(swa_start):
+  """warmup: lambda_t = min(lambda, (1 + t) / (10 + t)) (TensorFlow's ExponentialMovingAverage with num_updates),
+  so the initial weights fade as prod (1 + t) / (10 + t) rather than lambda^t; with swa_start the tail turns
+  uniform once n (1 - lambda_t) > 1. Oracle: the recursion written out in NumPy."""
+  student, teacher = _pair(0.0, 5.0)
+  ema_lambda = 0.8
+  queue = StudentWeightQueue(student, teacher, length=1, ema_lambda=ema_lambda, swa_start=swa_start, warmup=True)
+  functional = [np.full(t.shape, 5.0, np.float32) for t in teacher.weights]
+  oracle, switched = 5.0, None
+  for step, value in enumerate([3.0, -1.0, 4.0, 1.0, 0.5, 2.0, 7.0, -3.0, 2.5, 6.0, 1.5, 0.0], 1):
+    for s in student.weights:
+      s.assign(np.full(s.shape, value, np.float32))
+    queue.update(step)
+    *_, functional = functional_update([], [], 0, step, [s.numpy() for s in student.weights], functional, 1,
+                                       ema_lambda, swa_start, step, warmup=True)
+    take = max(1.0 - ema_lambda, 9.0 / (10.0 + step))
+    if swa_start is not None and (step - swa_start) * take > 1.0:
+      switched = switched or step
+      take = 1.0 / (step - swa_start)
+    oracle = (1.0 - take) * oracle + take * value
+    for t, f in zip(teacher.weights, functional):
+      np.testing.assert_allclose(t.numpy(), oracle, rtol=1e-5, err_msg=f"step {step}")
+      np.testing.assert_allclose(np.asarray(f), oracle, rtol=1e-5, err_msg=f"functional, step {step}")
+  # Step 1 takes 9/11 of the student (lambda alone would take 0.2); lambda would rule from t = 35 on. The tail
+  # turns uniform at step 9: n = 3 and 3 * 9 / 19 > 1 (step 8: 2 * 9 / 18 = 1).
+  assert switched == (None if swa_start is None else 9)

@@ -77,8 +77,9 @@ class TeacherStudent(keras.Model):
     self.teacher = network.build_network(net_config, "teacher")
     for target, source in zip(self.teacher.weights, self.student.weights):
       target.assign(ops.copy(source.value))  # the teacher starts as a copy of the student (mean teacher)
+    # An untrained teacher is nothing but the average: its lambda warms up (teacher_update).
     self.queue = teacher_update.StudentWeightQueue(self.student, self.teacher, queue_length, ema_lambda,
-                                                   swa_start)
+                                                   swa_start, warmup=not async_learning)
     self.queue_state = list(self.queue.variables)  # tracked: the queue is part of the model's state
     self.built = True  # both networks are built; fit() must not try to build from a data batch
 

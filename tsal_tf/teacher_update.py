@@ -8,13 +8,21 @@ With v = 1 the mean is exactly the student's weights and the update is the mean-
 Valpola 2017), teacher <- lambda teacher + (1 - lambda) student: that case keeps no snapshots (its arithmetic is
 bit for bit the queue's, where sums - slots[pos] is exactly 0, at a quarter of the memory traffic).
 
+An untrained teacher (--average_student: the teacher is nothing but this average) starts from the student's
+initial weights, which lambda = 0.999 would keep at 0.999^t of the teacher after t steps (a fifth of it after
+1,600 steps). Its lambda therefore warms up as in TensorFlow's ExponentialMovingAverage(num_updates=t):
+    lambda_t = min(lambda, (1 + t) / (10 + t)),   1 - lambda_t = max(1 - lambda, 9 / (10 + t)),
+which weights the students of a t-step run by about (s / t)^9: an average of its last tenth or so until
+lambda takes over (from t = (10 lambda - 1) / (1 - lambda), 8,990 steps for 0.999).
+
 Stochastic weight averaging (`swa_start`, Izmailov et al. 2018): after the first swa_start of T steps, the
-lambda of step t (1-based) grows with n = t - swa_start, the steps in the tail so far, once 1/n < 1 - lambda:
-    teacher <- keep teacher + take Avg(T),  (keep, take) = ((n - 1)/n, 1/n) if n (1 - lambda) > 1
-                                                          else (lambda, 1 - lambda),
-so the teacher's window widens from the last 1/(1 - lambda) steps to the whole tail: from n = 1/(1 - lambda) on,
-it is the running uniform mean of the later students and of the moving average at that step, counted as
-1/(1 - lambda) samples. Meant for an untrained teacher (--average_student): a trained one takes its own steps too.
+lambda of step t (1-based) grows with n = t - swa_start, the steps in the tail so far, once 1/n < 1 - lambda_t:
+    teacher <- keep teacher + take Avg(T),  (keep, take) = ((n - 1)/n, 1/n)        if n (1 - lambda_t) > 1
+                                                          else (lambda_t, 1 - lambda_t),
+so the teacher's window widens from the last 1/(1 - lambda_t) steps to the whole tail: from the first such n on,
+it is the running uniform mean of the later students and of the moving average at that step, counted as n - 1
+samples.
+Meant for an untrained teacher (--average_student): a trained one takes its own steps too.
 """
 
 import keras
@@ -33,16 +41,20 @@ def swa_start_step(fraction, total_steps):
   return int(fraction * total_steps) if fraction < 1.0 else None
 
 
-def blend_weights(ema_lambda, swa_start=None, step=None):
-  """(keep, take) of eq. 8 at `step` (the steps taken, this one included): (lambda, 1 - lambda), or with
-  `swa_start` the stochastic-weight-averaging tail of the module docstring (scalar tensors then)."""
-  if swa_start is None:
+def blend_weights(ema_lambda, swa_start=None, step=None, warmup=False):
+  """(keep, take) of eq. 8 at `step` (the steps taken, this one included): (lambda, 1 - lambda), or with `warmup`
+  and / or `swa_start` the warmed-up lambda_t and the stochastic-weight-averaging tail of the module docstring
+  (scalar tensors then)."""
+  if swa_start is None and not warmup:
     return ema_lambda, 1.0 - ema_lambda
   if step is None:
-    raise ValueError("eq. 8 with swa_start needs the step count")
-  n = ops.cast(step, "float32") - float(swa_start)
-  uniform = n * (1.0 - ema_lambda) > 1.0
-  return ops.where(uniform, (n - 1.0) / n, ema_lambda), ops.where(uniform, 1.0 / n, 1.0 - ema_lambda)
+    raise ValueError("eq. 8 with swa_start or a warm-up needs the step count")
+  t = ops.cast(step, "float32")
+  take = ops.maximum(1.0 - ema_lambda, 9.0 / (t + 10.0)) if warmup else ops.convert_to_tensor(1.0 - ema_lambda)
+  if swa_start is not None:
+    n = t - float(swa_start)
+    take = ops.where(n * take > 1.0, 1.0 / ops.maximum(n, 1.0), take)
+  return 1.0 - take, take
 
 
 def _queue_step(total, old, new, teacher, count, keep, take):
@@ -59,14 +71,14 @@ def _mean_teacher_step(teacher, student, keep, take):
 class StudentWeightQueue:
   """Holds the queue for a (student, teacher) pair of identically structured networks."""
 
-  def __init__(self, student, teacher, length, ema_lambda, swa_start=None):
+  def __init__(self, student, teacher, length, ema_lambda, swa_start=None, warmup=False):
     if length < 1:
       raise ValueError(f"queue length must be >= 1, got {length}")
     self.student_weights = student.weights
     self.teacher_weights = teacher.weights
     if [w.shape for w in self.student_weights] != [w.shape for w in self.teacher_weights]:
       raise ValueError("teacher and student must have the same structure")
-    self.length, self.ema_lambda, self.swa_start = length, ema_lambda, swa_start
+    self.length, self.ema_lambda, self.swa_start, self.warmup = length, ema_lambda, swa_start, warmup
     kept = self.student_weights if length > 1 else []  # v = 1 keeps no snapshots (the mean is the student)
     self.slots = [keras.Variable(ops.zeros((length,) + tuple(w.shape)), trainable=False, name=f"queue_{i}")
                   for i, w in enumerate(kept)]
@@ -81,8 +93,8 @@ class StudentWeightQueue:
 
   def update(self, step=None):
     """Push the student's current weights and apply eq. 8 to the teacher (`step`: the steps taken, this one
-    included; needed with swa_start)."""
-    keep, take = blend_weights(self.ema_lambda, self.swa_start, step)
+    included; needed with swa_start or warmup)."""
+    keep, take = blend_weights(self.ema_lambda, self.swa_start, step, self.warmup)
     position = self.position.value
     count = ops.minimum(self.count.value + 1, self.length)
     if self.length == 1:
@@ -100,13 +112,13 @@ class StudentWeightQueue:
 
 
 def functional_update(slots, sums, position, count, student, teacher, length, ema_lambda, swa_start=None,
-                      step=None):
+                      step=None, warmup=False):
   """Eq. 8 on plain arrays (for jitted JAX steps): StudentWeightQueue.update without variables.
 
   Args are lists of arrays (slots [v, *w.shape], sums, student and teacher weights) and scalar
   position/count/step; returns (slots, sums, position, count, teacher) updated.
   """
-  keep, take = blend_weights(ema_lambda, swa_start, step)
+  keep, take = blend_weights(ema_lambda, swa_start, step, warmup)
   count = ops.minimum(count + 1, length)
   if length == 1:  # no snapshots (see StudentWeightQueue)
     return slots, sums, position, count, [_mean_teacher_step(t, s, keep, take) for s, t in zip(student, teacher)]

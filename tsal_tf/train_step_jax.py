@@ -65,7 +65,7 @@ def train_step(model, state, batch):
     slots, sums, position, count, teacher = teacher_update.functional_update(
         get(queue.slots), get(queue.sums), get([queue.position])[0], get([queue.count])[0],
         get(model.student.weights), get(model.teacher.weights), queue.length, queue.ema_lambda, queue.swa_start,
-        step + 1)
+        step + 1, queue.warmup)
     put(queue.slots + queue.sums + [queue.position, queue.count], slots + sums + [position, count])
     put(model.teacher.weights, teacher)
   logs["loss"] = logs["student/total"]
