@@ -187,13 +187,16 @@ def run_row(name, kind, steps, args):
   from tsal_tf.io_utils import atomic_write_json
   run_dir = os.path.join(args.study_dir, name)
   result_path = os.path.join(run_dir, "result.json")
-  if os.path.isfile(result_path):
-    print(f"[{name}] finished earlier: skipped", flush=True)
-    return json.load(open(result_path, encoding="utf-8"))
   plan_path = os.path.join(run_dir, "plan.json")
   if os.path.isfile(plan_path):
     plan = json.load(open(plan_path, encoding="utf-8"))
-  else:
+    if "flags" in plan and plan["flags"] != row_flags(kind, args, plan["epochs"]):
+      raise SystemExit(f"[{name}] {run_dir} was planned with other flags ({' '.join(plan['flags'])}): give another "
+                       f"--study_dir, or remove that run to retrain it")
+  if os.path.isfile(result_path):
+    print(f"[{name}] finished earlier: skipped", flush=True)
+    return json.load(open(result_path, encoding="utf-8"))
+  if not os.path.isfile(plan_path):
     per_epoch = max(1, math.ceil(steps / VALIDATIONS_PER_ROW))
     plan = {"kind": kind, "epochs": VALIDATIONS_PER_ROW, "steps_per_epoch": per_epoch,
             "steps": VALIDATIONS_PER_ROW * per_epoch, "flags": row_flags(kind, args, VALIDATIONS_PER_ROW)}

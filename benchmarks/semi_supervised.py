@@ -71,7 +71,7 @@ class Row:
   name: str
   model: str
   kind: str
-  fraction: float
+  fraction: float | None
   flags: tuple
   budget: float = 1.0
 
@@ -192,7 +192,8 @@ def write_report(results, args, command):
   plot(rows, os.path.join(args.report_dir, "semi_supervised.png"))
   machines = sorted({result.get("machine", "not recorded") for _, _, result in results})
   lines = ["# Semi-supervision on partially labeled 300W stills (300W common, 554 faces)", "", f"`{command}`", "",
-           f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`), label seed "
+           f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`; TSAL and mean-teacher "
+           f"rows also `{args.tsal_flags or 'none'}`), label seed "
            f"{args.label_seed}, {args.minutes:g} CPU minutes per row (steps from a calibration per row kind). NME "
            "of the fused output in percent.", "",
            "| label fraction | model | minutes | steps | NME IP | NME IO |", "| ---: | --- | ---: | ---: | ---: | ---: |"]
@@ -204,8 +205,7 @@ def write_report(results, args, command):
       summary = result["metrics"][role]["all"]["inter_pupil"]["fused"]["nme"]
       lines += ["", f"f = {fraction:g}: the TSAL and mean-teacher rows started from a supervised model of the labeled "
                 f"faces ({args.burn_in:g} of the budget: {result['minutes']:.1f} min, {result['steps']} steps, NME IP "
-                f"{100 * summary:.2f}%; `--init_from`), included in their minutes and steps. TSAL rows' flags: "
-                f"`{args.tsal_flags or 'none'}`."]
+                f"{100 * summary:.2f}%; `--init_from`), included in their minutes and steps."]
   if any(r["label_fraction"] != "all" for r in rows):
     lines += ["", gap_line(rows)]
   lines += ["", f"Machine{'s' if len(machines) > 1 else ''} of the rows: {'; '.join(machines)}.", "",

@@ -115,3 +115,20 @@ def test_rows_report_then_skip_and_resume(tmp_path, common_set_sample):
   assert f"[supervised_0.02min] resuming: {plan_steps} steps" in third
   with open(tmp_path / "report" / "learning_curve.csv", encoding="utf-8") as f:
     assert list(csv.DictReader(f))[0]["steps"] == str(plan_steps)
+
+
+def test_a_row_planned_with_other_flags_is_refused_not_reused(tmp_path):
+  """A finished or interrupted row whose plan.json holds other flags (e.g. a study directory rerun with another
+  --extra_flags) stops the benchmark before anything is trained or reported as that row."""
+  import json
+  args = learning_curve.parse_args([f"--study_dir={tmp_path}", "--extra_flags=--mu=0.5"])
+  row_dir = tmp_path / "supervised_10min"
+  row_dir.mkdir()
+  plan = {"kind": "supervised", "epochs": 4, "steps_per_epoch": 2, "steps": 8,
+          "flags": learning_curve.row_flags("supervised", learning_curve.parse_args([]), 4)}
+  (row_dir / "plan.json").write_text(json.dumps(plan))
+  (row_dir / "result.json").write_text(json.dumps({"name": "supervised_10min", "steps": 8}))
+  with pytest.raises(SystemExit, match="planned with other flags"):
+    learning_curve.run_row("supervised_10min", "supervised", 8, args)
+  same = learning_curve.parse_args([f"--study_dir={tmp_path}"])
+  assert learning_curve.run_row("supervised_10min", "supervised", 8, same)["steps"] == 8  # skipped: same flags

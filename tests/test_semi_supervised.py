@@ -87,6 +87,8 @@ def test_a_tiny_study_writes_its_report_and_skips_finished_rows(tmp_path, common
   assert f"initialised from {tmp_path}/study/burn_in_f0.25" in tsal_log and "--labeled_share=0.5" in tsal_log
   labeled = (tmp_path / "study" / "supervised_f0.25" / "labeled.txt").read_text()
   assert labeled == (tmp_path / "study" / "tsal_f0.25" / "labeled.txt").read_text() and labeled.count("\n") == 8
+  assert "f = 0.25: the TSAL and mean-teacher rows started from a supervised model" in (
+      tmp_path / "report" / "semi_supervised.md").read_text()
   gap = semi_supervised.gap_recovered(rows, 0.25)  # None when both 8-step supervised rows print the same NME
   assert f"f = 0.25: {'n/a' if gap is None else f'{gap:.2f}'}" in (tmp_path / "report" / "semi_supervised.md").read_text()
   second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)

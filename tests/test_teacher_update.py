@@ -137,6 +137,8 @@ def check_eq8_in_one_fit_step(average_student=False):
   (student_alone, teacher_alone), (student, teacher) = results[1.0], results[0.9]
   names = [w.path for w in model.teacher.weights]
   assert any("moving_mean" in n for n in names)
+  for name, s, s2 in zip(names, student_alone, student):
+    np.testing.assert_allclose(s2, s, atol=1e-6, err_msg=name)  # eq. 8 never touches the student
   if average_student:
     # The untrained teacher's lambda warms up: step 1 blends with lambda_1 = min(lambda, 2 / 11) = 2 / 11 for
     # both lambdas, so both runs' teachers are 2/11 of the start and 9/11 of the student.
@@ -145,8 +147,7 @@ def check_eq8_in_one_fit_step(average_student=False):
       np.testing.assert_allclose(got, 2 / 11 * start + 9 / 11 * s, atol=1e-5, err_msg=name)
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(teacher_alone, initial[len(student):])) > 1e-2
     return
-  for name, s, s2, alone, got in zip(names, student_alone, student, teacher_alone, teacher):
-    np.testing.assert_allclose(s2, s, atol=1e-6, err_msg=name)  # eq. 8 never touches the student
+  for name, s, alone, got in zip(names, student, teacher_alone, teacher):
     np.testing.assert_allclose(got, 0.9 * alone + 0.1 * s, atol=1e-5, err_msg=name)
   assert max(float(np.max(np.abs(a - b))) for a, b in zip(teacher_alone, teacher)) > 1e-2
 
@@ -205,10 +206,10 @@ def test_an_untrained_teachers_lambda_warms_up_from_the_first_step(swa_start):
   so the initial weights fade as prod (1 + t) / (10 + t) rather than lambda^t; with swa_start the tail turns
   uniform once n (1 - lambda_t) > 1. Oracle: the recursion written out in NumPy."""
   student, teacher = _pair(0.0, 5.0)
-  ema_lambda = 0.8
+  ema_lambda = 0.5  # lambda rules from t = 8 on, (1 + t) / (10 + t) before
   queue = StudentWeightQueue(student, teacher, length=1, ema_lambda=ema_lambda, swa_start=swa_start, warmup=True)
   functional = [np.full(t.shape, 5.0, np.float32) for t in teacher.weights]
-  oracle, switched = 5.0, None
+  oracle, switched, takes = 5.0, None, []
   for step, value in enumerate([3.0, -1.0, 4.0, 1.0, 0.5, 2.0, 7.0, -3.0, 2.5, 6.0, 1.5, 0.0], 1):
     for s in student.weights:
       s.assign(np.full(s.shape, value, np.float32))
@@ -216,6 +217,7 @@ def test_an_untrained_teachers_lambda_warms_up_from_the_first_step(swa_start):
     *_, functional = functional_update([], [], 0, step, [s.numpy() for s in student.weights], functional, 1,
                                        ema_lambda, swa_start, step, warmup=True)
     take = max(1.0 - ema_lambda, 9.0 / (10.0 + step))
+    takes.append(take)
     if swa_start is not None and (step - swa_start) * take > 1.0:
       switched = switched or step
       take = 1.0 / (step - swa_start)
@@ -223,6 +225,7 @@ def test_an_untrained_teachers_lambda_warms_up_from_the_first_step(swa_start):
     for t, f in zip(teacher.weights, functional):
       np.testing.assert_allclose(t.numpy(), oracle, rtol=1e-5, err_msg=f"step {step}")
       np.testing.assert_allclose(np.asarray(f), oracle, rtol=1e-5, err_msg=f"functional, step {step}")
-  # Step 1 takes 9/11 of the student (lambda alone would take 0.2); lambda would rule from t = 35 on. The tail
-  # turns uniform at step 9: n = 3 and 3 * 9 / 19 > 1 (step 8: 2 * 9 / 18 = 1).
+  # Step 1 takes 9/11 of the student (lambda alone would take 0.5), steps 9-12 take 1 - lambda. The tail turns
+  # uniform at step 9: n = 3 and 3 * 0.5 > 1 (step 8: 2 * 9 / 18 = 1).
+  assert takes[0] == pytest.approx(9 / 11) and takes[8:] == [0.5] * 4
   assert switched == (None if swa_start is None else 9)

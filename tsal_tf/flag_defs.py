@@ -29,7 +29,7 @@ flags.DEFINE_list("unlabeled_list", None, "SBR list files of unlabeled videos (`
                   "clips from every frame with a face box join the training clips, all unlabeled.")
 flags.DEFINE_float("labeled_share", 0.0, "With unlabeled training clips (--label_fraction, --unlabeled_list): "
                    "repeat each labeled clip so that labeled clips make about this share of every batch (0 = each "
-                   "clip once; 300w_clips or synthetic data).", lower_bound=0.0, upper_bound=0.95)
+                   "clip once; 300w_clips or synthetic data). With --steps_per_epoch=0 an epoch counts the copies.", lower_bound=0.0, upper_bound=0.95)
 flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the same in every row of a study).")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
 flags.DEFINE_float("augment_rotation", 15.0, "Augmentation: rotation uniformly in [-r, r] degrees.")
@@ -67,7 +67,8 @@ flags.DEFINE_boolean("mfds", True, "Motion-field deviation suppression L_D (eq. 
 flags.DEFINE_boolean("async_learning", True, "Teacher-student asynchronous learning (off = single model).")
 flags.DEFINE_boolean("average_student", False, "With --noasync_learning: eq. 8 still updates the untrained "
                      "teacher after every step, which becomes a moving average of the single model (the network "
-                     "evaluated and exported; --queue_length=1 and --ema_lambda=0.999: Polyak averaging).")
+                     "evaluated and exported; --queue_length=1 and --ema_lambda=0.999: Polyak averaging). Its lambda "
+                     "warms up as min(lambda, (1 + t) / (10 + t)) at step t.")
 flags.register_multi_flags_validator(
     ["average_student", "async_learning"], lambda f: not (f["average_student"] and f["async_learning"]),
     "--average_student needs --noasync_learning: with asynchronous learning eq. 8 already makes the trained "
@@ -78,7 +79,8 @@ flags.DEFINE_integer("queue_length", 4, "Student weight queue length v (eq. 8); 
 flags.DEFINE_float("ema_lambda", 0.99, "Teacher smoothing lambda (eq. 8).")
 flags.DEFINE_float("swa_start", 1.0, "Fraction of the training steps after which eq. 8's window grows: the "
                    "teacher becomes a uniform mean of the student's weights since then, once that is longer than "
-                   "the last 1/(1 - lambda) steps (stochastic weight averaging); 1: a constant lambda.",
+                   "the moving average's last 1/(1 - lambda_t) steps (stochastic weight averaging); 1: the moving "
+                   "average alone.",
                    lower_bound=0.0, upper_bound=1.0)
 flags.register_multi_flags_validator(
     ["swa_start", "average_student"], lambda f: f["swa_start"] >= 1.0 or f["average_student"],

@@ -52,10 +52,10 @@ class TeacherStudent(keras.Model):
     omega_epochs: (climb end, retain end, total) epochs of omega(t) (losses.omega).
     async_learning: train the teacher and apply eq. 8 (off: the supervised single model).
     average_student: with async_learning off, apply eq. 8 to the untrained teacher, which then holds a moving
-      average of the student's weights and is the evaluated network.
+      average of the student's weights (its lambda warmed up: teacher_update) and is the evaluated network.
     queue_length, ema_lambda: v and lambda of eq. 8.
     swa_start: steps after which eq. 8's window grows to a uniform mean of the student's weights
-      (teacher_update: stochastic weight averaging); None: a constant lambda.
+      (teacher_update: stochastic weight averaging); None: the moving average alone.
     partial_labels: some training clips may have no frame-0 label (--label_fraction below 1 with clips,
       unlabeled videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips
       track from the evaluated network's detection (`tracking_guide`). False is a promise that every clip is

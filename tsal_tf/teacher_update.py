@@ -8,12 +8,14 @@ With v = 1 the mean is exactly the student's weights and the update is the mean-
 Valpola 2017), teacher <- lambda teacher + (1 - lambda) student: that case keeps no snapshots (its arithmetic is
 bit for bit the queue's, where sums - slots[pos] is exactly 0, at a quarter of the memory traffic).
 
-An untrained teacher (--average_student: the teacher is nothing but this average) starts from the student's
-initial weights, which lambda = 0.999 would keep at 0.999^t of the teacher after t steps (a fifth of it after
-1,600 steps). Its lambda therefore warms up as in TensorFlow's ExponentialMovingAverage(num_updates=t):
+An untrained teacher (--average_student: the teacher is nothing but this average) starts as a copy of the
+student's initial weights, which lambda = 0.999 would keep at 0.999^t of the teacher after t steps (a fifth of
+it after 1,600 steps). Its lambda therefore warms up as in TensorFlow's ExponentialMovingAverage(num_updates=t):
     lambda_t = min(lambda, (1 + t) / (10 + t)),   1 - lambda_t = max(1 - lambda, 9 / (10 + t)),
-which weights the students of a t-step run by about (s / t)^9: an average of its last tenth or so until
-lambda takes over (from t = (10 lambda - 1) / (1 - lambda), 8,990 steps for 0.999).
+which gives the student of step s of a t-step run a weight of about (9 / t) (s / t)^8: an average centred
+near step 0.9 t, over roughly the run's last fifth, until lambda takes over (from
+t = (10 lambda - 1) / (1 - lambda): 8,990 steps for 0.999). A run resumed from a checkpoint of code older than
+the warm-up continues under it.
 
 Stochastic weight averaging (`swa_start`, Izmailov et al. 2018): after the first swa_start of T steps, the
 lambda of step t (1-based) grows with n = t - swa_start, the steps in the tail so far, once 1/n < 1 - lambda_t:
