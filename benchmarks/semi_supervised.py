@@ -14,9 +14,10 @@ of the labeled faces trained for b of the budget (row burn_in_f<f>, shared by bo
 train as TSAL for the rest: their minutes and steps add the burn-in's, so every row still costs the same budget
 (the burn-in recipe of Unbiased Teacher, Liu et al. 2021). --tsal_flags go to the TSAL and mean-teacher rows
 only (e.g. --labeled_share=0.5, a fine-tuning learning rate). The gap recovered is
-(NME_supervised_f - NME_teacher_f) / (NME_supervised_f - NME_supervised_all). Rows run through benchmarks/learning_curve.py's machinery: minutes become steps by a
-calibration per row kind (or --rates), every row keeps its plan, an interrupted row resumes and a finished
-one is skipped, so the study can span sessions. Writes <report_dir>/semi_supervised.md, .csv
+(NME_supervised_f - NME_teacher_f) / (NME_supervised_f - NME_supervised_all). Rows run through
+benchmarks/learning_curve.py's machinery: minutes become steps by a calibration per row kind (or --rates),
+every row keeps its plan, an interrupted row resumes and a finished one is skipped, so the study can span
+sessions. Writes <report_dir>/semi_supervised.md, .csv
 (`label_fraction,model,minutes,steps,nme_ip,nme_io`) and .png.
 """
 
