@@ -195,7 +195,8 @@ def write_report(results, args, command):
   lines = ["# Semi-supervision on partially labeled 300W stills (300W common, 554 faces)", "", f"`{command}`", "",
            f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`; TSAL and mean-teacher "
            f"rows also `{args.tsal_flags or 'none'}`), label seed "
-           f"{args.label_seed}, {args.minutes:g} CPU minutes per row (steps from a calibration per row kind). NME "
+           f"{args.label_seed}, {args.minutes:g} CPU minutes per row (steps from "
+           f"{'--rates ' + args.rates if args.rates else 'a calibration per row kind'}). NME "
            "of the fused output in percent.", "",
            "| label fraction | model | minutes | steps | NME IP | NME IO |", "| ---: | --- | ---: | ---: | ---: | ---: |"]
   lines += [f"| {r['label_fraction']} | {r['model']} | {r['minutes']} | {r['steps']} | {r['nme_ip']} | {r['nme_io']} |"
