@@ -29,7 +29,8 @@ flags.DEFINE_list("unlabeled_list", None, "SBR list files of unlabeled videos (`
                   "clips from every frame with a face box join the training clips, all unlabeled.")
 flags.DEFINE_float("labeled_share", 0.0, "With unlabeled training clips (--label_fraction, --unlabeled_list): "
                    "repeat each labeled clip so that labeled clips make about this share of every batch (0 = each "
-                   "clip once; 300w_clips or synthetic data). With --steps_per_epoch=0 an epoch counts the copies.", lower_bound=0.0, upper_bound=0.95)
+                   "clip once; 300w_clips or synthetic data). With --steps_per_epoch=0 an epoch counts the copies.",
+                   lower_bound=0.0, upper_bound=0.95)
 flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the same in every row of a study).")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
 flags.DEFINE_float("augment_rotation", 15.0, "Augmentation: rotation uniformly in [-r, r] degrees.")
