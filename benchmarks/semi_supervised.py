@@ -127,6 +127,12 @@ def table(results):
   return rows
 
 
+def evaluated_role(roles):
+  """The role of a row's evaluated network among its evaluated `roles`: the teacher where there is one (TSAL, or
+  the moving average of --average_student), else the student."""
+  return "teacher" if "teacher" in roles else "student"
+
+
 def csv_model(planned_model, role, roles):
   """The CSV model of a row's network `role` among its evaluated `roles` (None: not reported; the mean teacher's
   student is TSAL's twin, and a supervised row reports its evaluated network: the moving-average teacher with
@@ -137,7 +143,7 @@ def csv_model(planned_model, role, roles):
     return "mean_teacher" if role == "teacher" else None
   if planned_model == "tsal":
     return role
-  return planned_model if role == ("teacher" if "teacher" in roles else "student") else None
+  return planned_model if role == evaluated_role(roles) else None
 
 
 def gap_recovered(rows, fraction):
@@ -203,8 +209,7 @@ def write_report(results, args, command):
             for r in rows]
   for model, fraction, result in results:
     if model == "burn_in":
-      role = "teacher" if "teacher" in result["metrics"] else "student"  # the evaluated network
-      summary = result["metrics"][role]["all"]["inter_pupil"]["fused"]["nme"]
+      summary = result["metrics"][evaluated_role(result["metrics"])]["all"]["inter_pupil"]["fused"]["nme"]
       lines += ["", f"f = {fraction:g}: the TSAL and mean-teacher rows started from a supervised model of the labeled "
                 f"faces ({args.burn_in:g} of the budget: {result['minutes']:.1f} min, {result['steps']} steps, NME IP "
                 f"{100 * summary:.2f}%; `--init_from`), included in their minutes and steps."]
