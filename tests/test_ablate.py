@@ -22,12 +22,13 @@ def test_rows_train_report_and_skip_when_rerun(tmp_path, backend):
   rows = ["baseline", "st_sic_mfds"] if backend == "tensorflow" else ["st_sic_mfds"]
   command = [sys.executable, "-m", "tsal_tf.ablate", f"--base_flags={ROOT}/configs/smoke.flags",
              f"--study_dir={tmp_path}/study", f"--report_dir={tmp_path}/report", f"--eval_dir={data}",
-             f"--only_rows={','.join(rows)}", "--eval_limit=16", "--extra_flags=--epochs=1,--steps_per_epoch=2"]
+             f"--only_rows={','.join(rows)}", "--eval_limit=16", "--extra_flags=--epochs=1,--steps_per_epoch=2,--gamma=0.7"]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
   first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
   assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
   report = (tmp_path / "report" / "ablation.md").read_text()
   assert all(f"| {row} |" in report for row in rows) and "teacher" in report
+  assert "fused = 0.7 p_M + 0.3 p_C" in report  # the rows' own gamma (eq. 4)
   # header, then one line for the single model and two (teacher, student) for the teacher-student row
   assert (tmp_path / "report" / "ablation.csv").read_text().count("\n") == 1 + ("baseline" in rows) + 2
   assert (tmp_path / "report" / "ablation.png").read_bytes()[:4] == b"\x89PNG"

@@ -70,9 +70,9 @@ def test_describe_names_cpu_cores_and_bfloat16(tmp_path, monkeypatch):
   monkeypatch.setattr(hardware, "cpu_info", lambda: read(path))
   monkeypatch.setattr(hardware, "has_accelerator", lambda: False)
   monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-  assert hardware.describe() == "AMD EPYC, 2 cores, bfloat16 emulated"
+  assert hardware.describe() == "AMD EPYC, 2 cores, no native bfloat16"
   monkeypatch.setattr(hardware, "has_accelerator", lambda: True)
-  assert hardware.describe() == "AMD EPYC, 2 cores, GPU, bfloat16 native"
+  assert hardware.describe() == "AMD EPYC, 2 cores, GPU, native bfloat16"
 
 
 def test_loading_a_run_can_replace_its_precision(tmp_path):

@@ -4,10 +4,10 @@
 
 Every row trains with `python -m tsal_tf.train` in its own run directory under --study_dir (a fresh process
 per row, under the Keras backend of this process: `KERAS_BACKEND=jax python -m tsal_tf.ablate ...` trains every
-row with JAX), is evaluated on --eval_dir, and logs its hyper-parameters and metrics through TensorBoard's HParams
-plugin, so `tensorboard --logdir <study_dir>` compares the rows side by side. Re-running skips finished rows
-and resumes an interrupted one. Then the report: results/ablation.md, .csv and plots (NME per row, CED
-curves, tracking pseudo-label AUC with and without MFDS (Fig. 5), NME vs mu (Fig. 6)).
+row with JAX), is evaluated on the --eval_dir folders, and logs its hyper-parameters and metrics through
+TensorBoard's HParams plugin, so `tensorboard --logdir <study_dir>` compares the rows side by side. Re-running
+skips finished rows and resumes an interrupted one. Then the report: results/ablation.md, .csv and plots (NME per
+row, CED curves, tracking pseudo-label AUC with and without MFDS (Fig. 5), NME vs mu (Fig. 6)).
 """
 
 import csv
@@ -25,7 +25,9 @@ from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 FLAGS = flags.FLAGS
 flags.DEFINE_string("base_flags", "configs/300w_video.flags", "Training flagfile shared by every row.")
 flags.DEFINE_string("study_dir", "runs/ablation", "Folder of the rows' run directories.")
-flags.DEFINE_string("eval_dir", "../shared/data/300w_helen_test", "300W-style evaluation folder.")
+flags.DEFINE_list("eval_dir", ["../shared/data/300w_helen_test"],
+                  "300W-style evaluation folders, comma-separated, evaluated together (300W common: "
+                  "300w_helen_test,300w_lfpw_test).")
 flags.DEFINE_list("extra_flags", [], "Flags added to every row (e.g. --epochs=2), comma-separated.")
 flags.DEFINE_list("parts", ["table3", "mu"], "Which parts to run: table3, mu.")
 flags.DEFINE_string("report_dir", "results", "Where ablation.md / .csv / plots go.")
@@ -81,7 +83,7 @@ def run_row(name, hparams):
   seconds = time.time() - start
   from tsal_tf import evaluation
   from tsal_tf.io_utils import atomic_write_json
-  report, curves = evaluation.evaluate_run(run_dir, FLAGS.eval_dir, limit=FLAGS.eval_limit)
+  report, curves = evaluation.evaluate_run(run_dir, list(FLAGS.eval_dir), limit=FLAGS.eval_limit)
   report["train_seconds"] = seconds  # of the session that finished the row (a resumed row: its last part)
   report["hparams"] = hparams
   report["curves"] = {k: [float(x) for x in v] for k, v in curves.items()}
@@ -97,6 +99,12 @@ def headline(report):
   """(role, fused summary) reported for a row: the teacher with asynchronous learning, else the model."""
   role = "teacher" if "teacher" in report["results"] else "student"
   return role, report["results"][role]["fused"]
+
+
+def fusion_text(report):
+  """'fused = 1 p_M + 0 p_C' from the gamma a row was evaluated with (eq. 4)."""
+  gamma = report.get("gamma", 0.8)  # reports cached before the gamma was recorded: the flag's old default
+  return f"fused = {gamma:g} p_M + {1 - gamma:g} p_C"
 
 
 def write_hparams(run_dir, hparams, report):
@@ -176,10 +184,11 @@ def write_report(results, report_dir, command):
     figure.savefig(temporary, format="png")
   plt.close(figure)
   fig5 = [(n, results[n]["results"][headline(results[n])[0]]["tracking"]["auc"]) for n in names]
+  folders = " + ".join(os.path.basename(d) for d in FLAGS.eval_dir)
   text = ["# Ablation study (Table 3 and Fig. 5-6 analogues)", "",
           f"Regenerate: `{command}`", "",
-          f"Evaluation: {results[names[0]]['faces']} faces of `{os.path.basename(FLAGS.eval_dir)}`, NME normalised "
-          f"by {results[names[0]]['normalizer']}; fused = 0.8 p_M + 0.2 p_C. Training: `{FLAGS.base_flags}` "
+          f"Evaluation: {results[names[0]]['faces']} faces of `{folders}`, NME normalised "
+          f"by {results[names[0]]['normalizer']}; {fusion_text(results[names[0]])}. Training: `{FLAGS.base_flags}` "
           f"with {' '.join(FLAGS.extra_flags) or 'no extra flags'}.", "", *lines, "",
           "Fig. 5 analogue — AUC@0.08 of the tracked pseudo-labels phi(V, p_l) on the unlabeled frames:", "",
           "| row | MFDS | tracking AUC@0.08 |", "|---|---|---|",

@@ -184,9 +184,10 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   else:
     images, truth = frames[:, 0], tracks[:, 0]
   results, curves = {}, {}
+  gamma = float(run_flags.get("gamma", 0.8))
   for role, net in runs.evaluated_roles(run_flags, teacher, student).items():
     errors = {}
-    predictions = predict_images(net, images, float(run_flags.get("gamma", 0.8)), flip_test=flip_test,
+    predictions = predict_images(net, images, gamma, flip_test=flip_test,
                                  mirror_shift=run_mirror_shift(run_flags, size))
     for source in ("p_M", "p_C", "fused"):
       errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
@@ -197,8 +198,7 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
       per_subset = face_metrics(predictions, truth, subsets, (normalizer,), threshold)
       results[role]["per_subset"] = {name: report[normalizer] for name, report in per_subset.items()
                                      if name != "all"}
-    for source, value in clip_jitter(net, frames, tracks, tracked, normalizer,
-                                     float(run_flags.get("gamma", 0.8))).items():
+    for source, value in clip_jitter(net, frames, tracks, tracked, normalizer, gamma).items():
       results[role][source]["jitter"] = value
     if video_ids is not None:
       results[role]["per_video"] = metrics.per_video(errors["fused"], video_ids, threshold)
@@ -206,5 +206,6 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
     curves[f"{role} fused"] = errors["fused"]
     curves[f"{role} tracking"] = errors["tracking"]
   folders = [data_dir] if isinstance(data_dir, str) else list(data_dir)
-  return {"normalizer": normalizer, "threshold": threshold, "faces": int(len(next(iter(curves.values())))),
+  return {"normalizer": normalizer, "threshold": threshold, "gamma": gamma,
+          "faces": int(len(next(iter(curves.values())))),
           "data_dir": [os.path.abspath(f) for f in folders], "results": results}, curves

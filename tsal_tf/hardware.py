@@ -81,9 +81,10 @@ def _warn_emulated_bfloat16():
 
 
 def describe():
-  """'AMD EPYC, 2 cores, bfloat16 emulated' (the machine line of benchmark reports; ', GPU' with one)."""
+  """'AMD EPYC, 2 cores, no native bfloat16' (the machine line of benchmark reports; ', GPU' with one): on such a
+  machine --precision=auto trains in float32."""
   model, cpu_flags = cpu_info()
   accelerator = has_accelerator()
   cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
   return (f"{model}, {cores} cores{', GPU' if accelerator else ''}, "
-          f"bfloat16 {'native' if native_bfloat16(cpu_flags, accelerator) else 'emulated'}")
+          f"{'' if native_bfloat16(cpu_flags, accelerator) else 'no '}native bfloat16")
