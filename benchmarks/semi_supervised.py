@@ -159,11 +159,12 @@ def gap_recovered(rows, fraction):
 def gap_line(rows):
   """The report's sentence of gap_recovered at every label fraction of `rows` ("n/a" where undefined)."""
   fractions = sorted({float(r["label_fraction"]) for r in rows if r["label_fraction"] != "all"})
-  gaps = ", ".join(f"f = {f:g}: " + ("n/a" if (g := gap_recovered(rows, f)) is None else f"{g:.2f}")
-                   for f in fractions)
+  gaps = [gap_recovered(rows, f) for f in fractions]
+  listed = ", ".join(f"f = {f:g}: " + ("n/a" if g is None else f"{g:.2f}") for f, g in zip(fractions, gaps))
+  legend = (" (n/a: a row is missing, or supervised_f and supervised_all print the same NME)"
+            if None in gaps else "")
   return ("Gap recovered by the TSAL teacher, (NME_supervised_f - NME_teacher_f) / (NME_supervised_f - "
-          f"NME_supervised_all): {gaps} (n/a: a row is missing, or supervised_f and supervised_all print the same "
-          "NME).")
+          f"NME_supervised_all): {listed}{legend}.")
 
 
 def plot(rows, path):

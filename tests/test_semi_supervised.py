@@ -59,6 +59,7 @@ def test_gap_recovered_is_the_share_of_the_lower_to_upper_gap():
           {"label_fraction": "0.1", "model": "teacher", "nme_ip": "6.00"}]
   assert semi_supervised.gap_recovered(rows, 0.1) == pytest.approx(1.0 / 3.0)
   assert semi_supervised.gap_recovered(rows, 0.2) is None
+  assert semi_supervised.gap_line(rows).endswith("f = 0.1: 0.33.")  # no n/a, no legend
   rows += [{"label_fraction": "0.2", "model": "supervised_f", "nme_ip": "4.00"},
            {"label_fraction": "0.2", "model": "teacher", "nme_ip": "3.90"}]
   assert "f = 0.1: 0.33, f = 0.2: n/a (n/a:" in semi_supervised.gap_line(rows)
