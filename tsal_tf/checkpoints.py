@@ -50,18 +50,23 @@ def save_arrays(path, groups):
 
 def load_group(path, group):
   """[(variable path, array)] of one group of a checkpoint, in order."""
-  arrays = load_arrays(path, group)
   with np.load(path) as saved:
+    arrays = _group_arrays(saved, path, group)
     return [(str(saved[f"path:{group}/{i}"]), array) for i, array in enumerate(arrays)]
 
 
 def load_arrays(path, group):
   """The arrays of one group of a checkpoint, in order."""
   with np.load(path) as saved:
-    count = sum(1 for key in saved.files if key.startswith(f"{group}/"))
-    if not count:
-      raise ValueError(f"{path}: no '{group}' variables in this checkpoint")
-    return [saved[f"{group}/{i}"] for i in range(count)]
+    return _group_arrays(saved, path, group)
+
+
+def _group_arrays(saved, path, group):
+  """The arrays of `group` in an open checkpoint `saved` (read from `path`), in order."""
+  count = sum(1 for key in saved.files if key.startswith(f"{group}/"))
+  if not count:
+    raise ValueError(f"{path}: no '{group}' variables in this checkpoint")
+  return [saved[f"{group}/{i}"] for i in range(count)]
 
 
 def restore(path, groups):
