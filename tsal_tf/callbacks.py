@@ -75,19 +75,20 @@ class TrainClock(StepCallback):
   """Training time of a run across resumes: <run_dir>/train_clock.json.
 
   {"steps", "seconds", "epochs": [{"steps", "seconds"} at each epoch end]}: `seconds` is the wall time spent
-  in fit (steps, data waits and the per-epoch validation), summed over every process that trained the run.
-  Written at each epoch end and at the end of training (a killed run loses at most the time since its last
-  epoch end, as it loses the steps since its last checkpoint).
+  in fit (steps, data waits and the per-epoch validation), summed over every process that trained the run,
+  plus `pretraining_seconds` (the motion pre-training of a new run, before its first fit). Written at each
+  epoch end and at the end of training (a killed run loses at most the time since its last epoch end, as it
+  loses the steps since its last checkpoint).
   """
 
-  def __init__(self, path):
+  def __init__(self, path, pretraining_seconds=0.0):
     super().__init__()
     self.path = path
-    self.previous, self.epochs, self.start = 0.0, [], None
+    self.previous, self.epochs, self.start = pretraining_seconds, [], None
     if os.path.isfile(path):
       with open(path, encoding="utf-8") as f:
         saved = json.load(f)
-      self.previous, self.epochs = float(saved["seconds"]), list(saved.get("epochs", []))
+      self.previous, self.epochs = float(saved["seconds"]) + pretraining_seconds, list(saved.get("epochs", []))
 
   def seconds(self):
     return self.previous + (time.time() - self.start if self.start is not None else 0.0)

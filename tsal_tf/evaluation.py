@@ -113,6 +113,15 @@ def evaluate_tracking(net, frames, landmarks, normalizer="inter_pupil", tracked=
   return metrics.summarize(errors), errors
 
 
+def zero_motion_tracking(landmarks, normalizer="inter_pupil"):
+  """NME of "tracking" that predicts no motion, frame 0's points copied to frames 1..K-1 of clips
+  [M, K, N, 2]: the floor a motion field must beat to be of use (as evaluate_tracking: summary, errors)."""
+  landmarks = np.asarray(landmarks)
+  copied = np.broadcast_to(landmarks[:, :1], landmarks[:, 1:].shape)
+  errors = metrics.per_face_nme(copied, landmarks[:, 1:], normalizer).ravel()
+  return metrics.summarize(errors), errors
+
+
 def mean_shape_errors(train_dir, test_dirs, size, normalizer="inter_pupil"):
   """Per-face NME of predicting the mean training shape in every test crop (a floor any model must beat)."""
   from tsal_tf.data import formats, schemes, sources

@@ -126,6 +126,15 @@ flags.DEFINE_integer("checkpoint_every", 100, "Checkpoint every this many steps.
 flags.DEFINE_string("init_from", None, "Start both networks from the network a user gets from this run directory "
                     "(its teacher, or its single model): fine-tuning, e.g. a 300W model on your own videos.")
 flags.DEFINE_boolean("resume", False, "Continue from the latest checkpoint in --run_dir.")
+flags.DEFINE_integer("motion_pretrain_steps", 0, "Before the first step of a new run (after --init_from), fit the "
+                     "motion field alone on l_E for this many steps (tsal_tf.motion_pretrain): a model trained on "
+                     "single frames has an untrained, all-zero flow, and tracks its pseudo-labels with no motion.",
+                     lower_bound=0)
+flags.DEFINE_float("motion_pretrain_lr", 1e-3, "Adam's learning rate of --motion_pretrain_steps (cosine-decayed "
+                   "to 0 over them).", lower_bound=0.0)
+flags.register_multi_flags_validator(
+    ["motion_pretrain_steps", "clip_length"], lambda f: not f["motion_pretrain_steps"] or f["clip_length"] > 1,
+    "--motion_pretrain_steps needs clips (--clip_length of 2 or more): single frames have no motion")
 flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (MirroredStrategy).")
 flags.DEFINE_enum("normalizer", "inter_pupil", NORMALIZERS,
                   "NME normaliser for validation.")

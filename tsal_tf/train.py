@@ -9,6 +9,7 @@ differs between the backends (teacher_student.TeacherStudent.train_step).
 
 import json
 import os
+import time
 
 from absl import flags
 
@@ -80,14 +81,14 @@ def run():
   if backend not in ("tensorflow", "jax"):
     raise ValueError(f"KERAS_BACKEND={backend} is not supported: use tensorflow (default) or jax")
   keras.utils.set_random_seed(FLAGS.seed)
-  run_dir, scope = FLAGS.run_dir, contextlib.nullcontext()
+  run_dir, scope = FLAGS.run_dir, contextlib.nullcontext
   if backend == "tensorflow":
     import tensorflow as tf
     configure_devices(FLAGS.cpu_devices)
     if FLAGS.deterministic:
       tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(FLAGS.cpu_devices)
-    run_dir, scope = worker_run_dir(strategy, run_dir), strategy.scope()
+    run_dir, scope = worker_run_dir(strategy, run_dir), strategy.scope
   os.makedirs(run_dir, exist_ok=True)
   data = experiment.build_data()
   net_config = experiment.network_config(data.scheme.num_points)
@@ -97,7 +98,7 @@ def run():
         f"{steps_per_epoch} steps, Keras backend {backend}, precision "
         f"{hardware.resolve_precision(net_config.precision)}, run directory {run_dir}", flush=True)
 
-  with scope:
+  with scope():
     model = teacher_student.TeacherStudent(
         net_config, experiment.objective_config(), steps_per_epoch,
         omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
@@ -108,7 +109,8 @@ def run():
     model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")
   step = lambda: int(keras.ops.convert_to_numpy(model.optimizer.iterations.value))
   manager = checkpoints.CheckpointManager(os.path.join(run_dir, "checkpoints"), model.checkpoint_groups())
-  if FLAGS.resume and manager.latest_checkpoint:
+  resumed = bool(FLAGS.resume and manager.latest_checkpoint)
+  if resumed:
     manager.restore(manager.latest_checkpoint)
     print(f"resumed from {manager.latest_checkpoint} at step {step()}", flush=True)
   elif manager.latest_checkpoint:
@@ -120,6 +122,16 @@ def run():
     for net in (model.student, model.teacher):
       runs.copy_weights(trained, net, FLAGS.init_from)
     print(f"initialised from {FLAGS.init_from}", flush=True)
+  pretraining_seconds = 0.0
+  if FLAGS.motion_pretrain_steps and not resumed:
+    from tsal_tf import motion_pretrain
+    start = time.time()
+    with scope():
+      motion_pretrain.pretrain_motion(
+          model, lambda first, count: make_batches(data, first, count), FLAGS.motion_pretrain_steps,
+          FLAGS.motion_pretrain_lr, experiment.objective_config(), data.val_clip_frames, data.val_clip_landmarks,
+          FLAGS.normalizer, jit_compile=backend == "jax")
+    pretraining_seconds = time.time() - start  # part of the run's training time (TrainClock)
   # Written once the run is known to be new or resumed, so that a refused rerun leaves the run as it was.
   experiment.save_flags(run_dir, data.scheme.num_points)
   if FLAGS.label_fraction < 1.0:
@@ -137,7 +149,7 @@ def run():
   clock_path = os.path.join(run_dir, "train_clock.json")
   if not FLAGS.resume and os.path.exists(clock_path):
     os.remove(clock_path)  # a fresh run (no checkpoints, checked above) starts its clock at zero
-  clock = callbacks.TrainClock(clock_path)
+  clock = callbacks.TrainClock(clock_path, pretraining_seconds)
   time_limit = callbacks.TimeLimit(FLAGS.max_train_minutes or float("inf"))
   callback_list = [callbacks.NaNGuard(), clock, time_limit, callbacks.Checkpointer(manager, FLAGS.checkpoint_every),
                    validation]

@@ -26,16 +26,24 @@ class TSALNetwork(keras.Model):
     size = self.config.input_size
     per_frame = self.landmark_net(ops.reshape(frames, (-1, size, size, 3)), training=training)
     outputs = {k: ops.reshape(v, (batch, num_frames) + tuple(v.shape[1:])) for k, v in per_frame.items()}
-    outputs["flows"] = []
-    if num_frames > 1:
-      pairs = ops.concatenate([frames[:, :-1], frames[:, 1:]], axis=-1)
-      flows = self.motion_net(ops.reshape(pairs, (-1, size, size, 6)), training=training)
-      outputs["flows"] = [ops.reshape(f, (batch, num_frames - 1) + tuple(f.shape[1:])) for f in flows]
+    outputs["flows"] = self.flows(frames, training) if num_frames > 1 else []
     return outputs
+
+  def flows(self, frames, training=False):
+    return clip_flows(self.motion_net, frames, training)
 
   def detect(self, images):
     """Single frames [B, S, S, 3] -> landmark net outputs (no motion field)."""
     return self.landmark_net(images, training=False)
+
+
+def clip_flows(motion_net, frames, training=False):
+  """The motion field between consecutive frames [B, K, S, S, 3] (K >= 2) of clips: a list over scales (finest
+  first) of [B, K-1, h_s, w_s, 2], from `motion_net` (motion.build_motion_network) on every pair (t, t+1)."""
+  batch, num_frames, size = ops.shape(frames)[0], frames.shape[1], frames.shape[2]
+  pairs = ops.concatenate([frames[:, :-1], frames[:, 1:]], axis=-1)
+  flows = motion_net(ops.reshape(pairs, (-1, size, size, 6)), training=training)
+  return [ops.reshape(f, (batch, num_frames - 1) + tuple(f.shape[1:])) for f in flows]
 
 
 def build_network(config, name):
