@@ -29,6 +29,7 @@ def test_rows_train_report_and_skip_when_rerun(tmp_path, backend):
   report = (tmp_path / "report" / "ablation.md").read_text()
   assert all(f"| {row} |" in report for row in rows) and "teacher" in report
   assert "fused = 0.7 p_M + 0.3 p_C" in report  # the rows' own gamma (eq. 4)
+  assert "| no motion (frame 0's points copied) | |" in report
   # header, then one line for the single model and two (teacher, student) for the teacher-student row
   assert (tmp_path / "report" / "ablation.csv").read_text().count("\n") == 1 + ("baseline" in rows) + 2
   assert (tmp_path / "report" / "ablation.png").read_bytes()[:4] == b"\x89PNG"

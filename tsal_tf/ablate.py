@@ -107,6 +107,12 @@ def fusion_text(report):
   return f"fused = {gamma:g} p_M + {1 - gamma:g} p_C"
 
 
+def zero_motion_row(report):
+  """The Fig. 5 table's reference line: tracking that predicts no motion (absent from older cached reports)."""
+  summary = report.get("zero_motion_tracking")
+  return [] if summary is None else [f"| no motion (frame 0's points copied) | | {summary['auc']:.4f} |"]
+
+
 def write_hparams(run_dir, hparams, report):
   """One HParams session per row (TensorBoard's HParams tab lists them side by side)."""
   import tensorflow as tf
@@ -192,7 +198,8 @@ def write_report(results, report_dir, command):
           f"with {' '.join(FLAGS.extra_flags) or 'no extra flags'}.", "", *lines, "",
           "Fig. 5 analogue — AUC@0.08 of the tracked pseudo-labels phi(V, p_l) on the unlabeled frames:", "",
           "| row | MFDS | tracking AUC@0.08 |", "|---|---|---|",
-          *[f"| {n} | {results[n]['hparams']['mfds']} | {auc:.4f} |" for n, auc in fig5], "",
+          *[f"| {n} | {results[n]['hparams']['mfds']} | {auc:.4f} |" for n, auc in fig5],
+          *zero_motion_row(results[names[0]]), "",
           "![ablation](ablation.png)", ""]
   atomic_write_text(os.path.join(report_dir, "ablation.md"), "\n".join(text))
 

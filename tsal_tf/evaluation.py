@@ -216,5 +216,6 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
     curves[f"{role} tracking"] = errors["tracking"]
   folders = [data_dir] if isinstance(data_dir, str) else list(data_dir)
   return {"normalizer": normalizer, "threshold": threshold, "gamma": gamma,
+          "zero_motion_tracking": zero_motion_tracking(tracks, normalizer)[0],
           "faces": int(len(next(iter(curves.values())))),
           "data_dir": [os.path.abspath(f) for f in folders], "results": results}, curves
