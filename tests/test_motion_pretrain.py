@@ -89,3 +89,11 @@ def test_the_pretraining_time_counts_as_training_time(tmp_path):
   (tmp_path / "train_clock.json").write_text('{"steps": 10, "seconds": 3.0, "epochs": []}')
   assert callbacks.TrainClock(path, pretraining_seconds=5.0).seconds() == 8.0
   assert callbacks.TrainClock(path).seconds() == 3.0
+
+
+@pytest.mark.slow
+def test_train_pretrains_the_motion_field_under_jax_without_tensorflow(tmp_path):
+  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
+  run = runners.train_without_tensorflow(tmp_path / "run", "--epochs=1", "--motion_pretrain_steps=4")
+  assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+  assert "motion pre-training: step 4," in run.stdout and "Keras backend jax" in run.stdout

@@ -85,5 +85,5 @@ def pretrain_motion(model, make_batches, steps, learning_rate, objective_config,
       print(f"motion pre-training: step {done}, l_E {float(trainer.get_metrics_result()['loss']):.4g}, "
             f"validation tracking NME {100 * history[-1][1]:.2f}%", flush=True)
   for target, source in zip(model.teacher.motion_net.weights, model.student.motion_net.weights):
-    target.assign(source.value)
+    target.assign(keras.ops.copy(source.value))  # a buffer of its own: JAX's jitted step donates both networks
   return history
