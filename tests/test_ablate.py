@@ -22,7 +22,8 @@ def test_rows_train_report_and_skip_when_rerun(tmp_path, backend):
   rows = ["baseline", "st_sic_mfds"] if backend == "tensorflow" else ["st_sic_mfds"]
   command = [sys.executable, "-m", "tsal_tf.ablate", f"--base_flags={ROOT}/configs/smoke.flags",
              f"--study_dir={tmp_path}/study", f"--report_dir={tmp_path}/report", f"--eval_dir={data}",
-             f"--only_rows={','.join(rows)}", "--eval_limit=16", "--extra_flags=--epochs=1,--steps_per_epoch=2,--gamma=0.7"]
+             f"--only_rows={','.join(rows)}", "--eval_limit=16",
+             "--extra_flags=--epochs=1,--steps_per_epoch=2,--gamma=0.7"]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
   first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
   assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]

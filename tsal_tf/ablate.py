@@ -67,7 +67,10 @@ def run_row(name, hparams):
   if os.path.isfile(report_path):
     print(f"[ablate] {name}: done, skipped")
     with open(report_path, encoding="utf-8") as f:
-      return json.load(f)
+      report = json.load(f)
+    from tsal_tf import runs
+    report.setdefault("gamma", float(runs.read_run_flags(run_dir).get("gamma", 0.8)))  # reports cached without it
+    return report
   resume = ["--resume"] if os.path.isdir(os.path.join(run_dir, "checkpoints")) else []
   command = [sys.executable, "-m", "tsal_tf.train", f"--flagfile={FLAGS.base_flags}", f"--run_dir={run_dir}",
              "--verbose=2", *flag_args(hparams), *[f if f.startswith("--") else f"--{f}" for f in FLAGS.extra_flags],
@@ -103,8 +106,7 @@ def headline(report):
 
 def fusion_text(report):
   """'fused = 1 p_M + 0 p_C' from the gamma a row was evaluated with (eq. 4)."""
-  gamma = report.get("gamma", 0.8)  # reports cached before the gamma was recorded: the flag's old default
-  return f"fused = {gamma:g} p_M + {1 - gamma:g} p_C"
+  return f"fused = {report['gamma']:g} p_M + {1 - report['gamma']:g} p_C"
 
 
 def zero_motion_row(report):

@@ -46,15 +46,16 @@ class StepCallback(keras.callbacks.Callback):
 
 
 class TimeLimit(StepCallback):
-  """Stop training after the first step that ends more than `minutes` after this process began training.
+  """Stop training after the first step that ends more than `minutes` after this process began training
+  (`spent_seconds` earlier: the motion pre-training, which ran before the first fit).
 
   For machines lent for a fixed time (tools/gpu_train.sh): the weights trained so far are still saved.
   `stopped_at_step` is the global step at which it stopped (None if it never did).
   """
 
-  def __init__(self, minutes):
+  def __init__(self, minutes, spent_seconds=0.0):
     super().__init__()
-    self.seconds = 60.0 * minutes
+    self.seconds = 60.0 * minutes - spent_seconds
     self.start = None
     self.stopped_at_step = None
 

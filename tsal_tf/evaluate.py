@@ -66,6 +66,8 @@ def main(argv):
             f"FR@{FLAGS.threshold} {100 * summary['fr']:5.2f}%  ({summary['count']} faces)")
   if "mean_shape" in report:
     print(f"  reference: the mean training shape in every crop: NME {100 * report['mean_shape']['nme']:.2f}%")
+  print(f"  reference: tracking with no motion (frame 0's points copied): NME "
+        f"{100 * report['zero_motion_tracking']['nme']:.2f}%")
   print(f"wrote {output}.json and {output}_ced.png")
 
 

@@ -113,13 +113,13 @@ def evaluate_tracking(net, frames, landmarks, normalizer="inter_pupil", tracked=
   return metrics.summarize(errors), errors
 
 
-def zero_motion_tracking(landmarks, normalizer="inter_pupil"):
+def zero_motion_tracking(landmarks, normalizer="inter_pupil", threshold=0.08):
   """NME of "tracking" that predicts no motion, frame 0's points copied to frames 1..K-1 of clips
   [M, K, N, 2]: the floor a motion field must beat to be of use (as evaluate_tracking: summary, errors)."""
   landmarks = np.asarray(landmarks)
   copied = np.broadcast_to(landmarks[:, :1], landmarks[:, 1:].shape)
   errors = metrics.per_face_nme(copied, landmarks[:, 1:], normalizer).ravel()
-  return metrics.summarize(errors), errors
+  return metrics.summarize(errors, threshold), errors
 
 
 def mean_shape_errors(train_dir, test_dirs, size, normalizer="inter_pupil"):
@@ -216,6 +216,6 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
     curves[f"{role} tracking"] = errors["tracking"]
   folders = [data_dir] if isinstance(data_dir, str) else list(data_dir)
   return {"normalizer": normalizer, "threshold": threshold, "gamma": gamma,
-          "zero_motion_tracking": zero_motion_tracking(tracks, normalizer)[0],
+          "zero_motion_tracking": zero_motion_tracking(tracks, normalizer, threshold)[0],
           "faces": int(len(next(iter(curves.values())))),
           "data_dir": [os.path.abspath(f) for f in folders], "results": results}, curves

@@ -131,7 +131,8 @@ flags.DEFINE_integer("motion_pretrain_steps", 0, "Before the first step of a new
                      "single frames has an untrained, all-zero flow, and tracks its pseudo-labels with no motion.",
                      lower_bound=0)
 flags.DEFINE_float("motion_pretrain_lr", 1e-3, "Adam's learning rate of --motion_pretrain_steps (cosine-decayed "
-                   "to 0 over them).", lower_bound=0.0)
+                   "to 0 over them).")
+flags.register_validator("motion_pretrain_lr", lambda rate: rate > 0, "--motion_pretrain_lr must be positive")
 flags.register_multi_flags_validator(
     ["motion_pretrain_steps", "clip_length"], lambda f: not f["motion_pretrain_steps"] or f["clip_length"] > 1,
     "--motion_pretrain_steps needs clips (--clip_length of 2 or more): single frames have no motion")

@@ -54,14 +54,16 @@ def network_config_from(run_flags):
 
 def copy_weights(source, target, where):
   """Assign every weight of network `source` to network `target` (same structure; `where` names the source
-  in the error that a differently sized network gets)."""
+  in the error that a differently sized network gets). The target gets copies, never the source's buffers:
+  JAX's jitted step donates every variable's buffer, and one buffer donated twice fails."""
+  from keras import ops
   if len(source.weights) != len(target.weights):
     raise ValueError(f"{where}: a network of {len(source.weights)} weights, this run's has {len(target.weights)}")
   for from_weight, to_weight in zip(source.weights, target.weights):
     if tuple(from_weight.shape) != tuple(to_weight.shape):
       raise ValueError(f"{where}: {from_weight.path} is {tuple(from_weight.shape)}, this run's "
                        f"{to_weight.path} is {tuple(to_weight.shape)}: the networks differ (compare flags.txt)")
-    to_weight.assign(from_weight.value)
+    to_weight.assign(ops.copy(from_weight.value))
 
 
 def load_networks(run_dir, checkpoint=None, precision=None):

@@ -26,11 +26,8 @@ class TSALNetwork(keras.Model):
     size = self.config.input_size
     per_frame = self.landmark_net(ops.reshape(frames, (-1, size, size, 3)), training=training)
     outputs = {k: ops.reshape(v, (batch, num_frames) + tuple(v.shape[1:])) for k, v in per_frame.items()}
-    outputs["flows"] = self.flows(frames, training) if num_frames > 1 else []
+    outputs["flows"] = clip_flows(self.motion_net, frames, training) if num_frames > 1 else []
     return outputs
-
-  def flows(self, frames, training=False):
-    return clip_flows(self.motion_net, frames, training)
 
   def detect(self, images):
     """Single frames [B, S, S, 3] -> landmark net outputs (no motion field)."""
