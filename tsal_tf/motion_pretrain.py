@@ -12,6 +12,7 @@ import keras
 
 from tsal_tf import evaluation
 from tsal_tf import losses
+from tsal_tf import prebuilt_model
 from tsal_tf import runs
 from tsal_tf.model import network
 
@@ -29,7 +30,7 @@ def _per_replica(loss):
   return loss / tf.distribute.get_strategy().num_replicas_in_sync
 
 
-class MotionPretrainer(keras.Model):
+class MotionPretrainer(prebuilt_model.PrebuiltModel):
   """A motion network trained alone on flow_weight * l_E: fit() on the training batches
   ({"frames": uint8 [B, K, S, S, 3]}).
 
@@ -41,14 +42,6 @@ class MotionPretrainer(keras.Model):
     super().__init__(**kwargs)
     self.motion_net, self.objective_config = motion_net, objective_config
     self.built = True  # motion_net is built; fit() must not build from a data batch
-
-  def compile(self, optimizer, **kwargs):
-    super().compile(optimizer=optimizer, **kwargs)
-    self.optimizer.build(self.trainable_variables)
-
-  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    # Built in __init__ and compile(), as TeacherStudent (private API; Keras pinned to 3.15.1).
-    return
 
   def call(self, batch, training=False):
     return network.clip_flows(self.motion_net, _frames(batch), training)

@@ -22,6 +22,7 @@ from keras import ops
 
 from tsal_tf import losses
 from tsal_tf import objective
+from tsal_tf import prebuilt_model
 from tsal_tf import runs
 from tsal_tf import teacher_update
 from tsal_tf.model import decoders
@@ -42,7 +43,7 @@ def _where_labeled(labeled, labels, otherwise):
   return ops.where(ops.reshape(labeled, (-1, 1, 1)) > 0, labels, otherwise)
 
 
-class TeacherStudent(keras.Model):
+class TeacherStudent(prebuilt_model.PrebuiltModel):
   """Two TSALNetworks of identical structure, the eq. 8 queue and one optimizer over both.
 
   Args:
@@ -82,16 +83,6 @@ class TeacherStudent(keras.Model):
                                                    swa_start, warmup=not async_learning)
     self.queue_state = list(self.queue.variables)  # tracked: the queue is part of the model's state
     self.built = True  # both networks are built; fit() must not try to build from a data batch
-
-  def compile(self, optimizer, **kwargs):
-    super().compile(optimizer=optimizer, **kwargs)
-    self.optimizer.build(self.trainable_variables)
-
-  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    # Everything is built in __init__ and compile(). Keras' symbolic build would pull a batch and reduce it
-    # with strategy.reduce("MEAN", ...) on the whole structure, which fails under MultiWorkerMirroredStrategy
-    # (keras-team/keras#20585). Private API; Keras pinned to 3.15.1.
-    return
 
   def call(self, frames, training=False):
     return self.teacher(frames, training=training)
