@@ -231,3 +231,101 @@ def test_labeled_share_makes_the_labeled_clips_that_share_of_the_stream():
   assert len(build.build_data(_config(clip_length=2, labeled_share=0.5)).train) == len(partial.train)
   assert len(build.build_data(_config(clip_length=1, label_fraction=0.1, label_seed=3, labeled_share=0.5)).train) == (
       labeled)
+
+
+def test_flip_test_lhr_averages_a_detection_with_its_mirror_images_mapped_back():
+  from tsal_tf.data import schemes
+  scheme, stride, size = schemes.scheme_for(68), 4, 32
+  rng = np.random.default_rng(3)
+  heatmaps = rng.normal(0, 3, size=(4, size // stride, size // stride, 68)).astype(np.float32)  # 2 images + mirrors
+  points = _np(decoders.decode_lhr(heatmaps)[0])
+  shift = 0.7  # crop pixels
+  # The NumPy oracle of evaluation's flip test, in crop pixels: x -> S - 1 - x + shift, left and right swapped.
+  crop = decoders.to_crop_coords(points, stride)
+  expected = 0.5 * (crop[:2] + schemes.flip_landmarks(crop[2:], size, scheme) + np.array([shift, 0.0]))
+  got = _np(decoders.flip_test_lhr(heatmaps, scheme.flip_permutation, mirror_shift=shift / stride))
+  np.testing.assert_allclose(decoders.to_crop_coords(got, stride), expected, atol=1e-4)
+  # A mirror-equivariant network (its maps of the mirror image are the mirrored, swapped maps): the flip test
+  # reads the plain detection.
+  mirrored = heatmaps[:2, :, ::-1][..., list(scheme.flip_permutation)]
+  equivariant = np.concatenate([heatmaps[:2], mirrored])
+  np.testing.assert_allclose(_np(decoders.flip_test_lhr(equivariant, scheme.flip_permutation)), points[:2],
+                             atol=1e-4)
+
+
+def _flip_guide_model(seed=4):
+  import keras
+  keras.utils.set_random_seed(seed)
+  config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+  return TeacherStudent(config, ObjectiveConfig(sic=False, mfds=False), steps_per_epoch=1,
+                        guide_flip_test=True, mirror_shift=0.5)
+
+
+def _flip_guide_batch():
+  rng = np.random.default_rng(5)
+  landmarks = rng.uniform(4, 28, size=(2, 3, 68, 2)).astype(np.float32)
+  return {"frames": rng.integers(0, 256, size=(2, 3, 32, 32, 3), dtype=np.uint8), "landmarks": landmarks,
+          "labeled": np.array([[True, False, False], [False, False, False]])}
+
+
+def test_a_flip_test_guide_tracks_unlabeled_clips_from_the_teachers_flip_test():
+  model = _flip_guide_model()
+  frames, labels, labeled = model.inputs_of(_flip_guide_batch())
+  views = _np(model.guide_views(frames))
+  np.testing.assert_array_equal(views[:2], _np(frames)[:, 0])
+  np.testing.assert_array_equal(views[2:], _np(frames)[:, 0, :, ::-1])
+  view_heatmaps = model.teacher.landmark_net(views, training=False)["heatmaps"]
+  outputs = {role: net(frames) for role, net in model.roles()}
+  guide = _np(model.tracking_guide(outputs, labels, labeled, view_heatmaps))
+  from tsal_tf.data import schemes
+  flip_test = _np(decoders.flip_test_lhr(view_heatmaps, schemes.scheme_for(68).flip_permutation,
+                                         mirror_shift=0.5 / 2))
+  np.testing.assert_allclose(guide[0], _np(labels)[0], rtol=1e-6)  # a labeled clip tracks from its label
+  np.testing.assert_allclose(guide[1], flip_test[1], rtol=1e-6)
+  plain = _np(decoders.decode_lhr(outputs["teacher"]["heatmaps"][:, 0])[0])
+  assert np.abs(guide[1] - plain[1]).max() > 0.1  # not the plain detection
+  assert model.guide_views(frames[:, :1]) is None  # single frames track nothing
+  model.guide_flip_test = False
+  assert model.guide_views(frames) is None
+
+
+def flip_guide_step_error():
+  """|teacher L_d of one train step with a flip-test guide - the objective's L_d for that guide|, and the same
+  against the plain detection's guide, under the current Keras backend (the step sees the pre-step weights)."""
+  import keras
+  oracle, batch = _flip_guide_model(), _flip_guide_batch()
+  frames, labels, labeled = oracle.inputs_of(batch)
+  weights = oracle.label_weights(labeled)
+  view_heatmaps = oracle.teacher.landmark_net(oracle.guide_views(frames), training=False)["heatmaps"]
+  outputs = {role: net(frames, training=True) for role, net in oracle.roles()}
+  omega = float(_np(oracle.omega_at(0)))
+  l_d = {}
+  for name, heatmaps in (("flip", view_heatmaps), ("plain", None)):
+    guide = oracle.tracking_guide(outputs, labels, labeled, heatmaps)
+    l_d[name] = float(_np(oracle.role_terms("teacher", oracle.teacher, outputs["teacher"], frames, labels, weights,
+                                            guide, omega)["L_d"]))
+  model = _flip_guide_model()  # the same seed: the oracle's weights before its forward passes
+  model.compile(keras.optimizers.Adam(1e-3))
+  if keras.backend.backend() == "jax":
+    state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
+             [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
+    logs, _ = model.train_step(state, batch)
+  else:
+    logs = model.train_step(batch)
+  step = float(_np(logs["teacher/L_d"]))
+  return abs(step - l_d["flip"]), abs(step - l_d["plain"])
+
+
+def test_the_train_step_tracks_from_the_flip_test_guide_under_tensorflow_and_jax():
+  import subprocess
+  import sys
+  flip_error, plain_error = flip_guide_step_error()
+  assert flip_error < 1e-4 and plain_error > 1e-3, (flip_error, plain_error)
+  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
+  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
+             PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+  result = subprocess.run([sys.executable, "-c", "import test_partial_labels as t; print(*t.flip_guide_step_error())"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  flip_error, plain_error = (float(x) for x in result.stdout.split()[-2:])
+  assert flip_error < 1e-4 and plain_error > 1e-3, (flip_error, plain_error)

@@ -31,6 +31,9 @@ flags.DEFINE_float("labeled_share", 0.0, "With unlabeled training clips (--label
                    "repeat each labeled clip so that labeled clips make about this share of every batch (0 = each "
                    "clip once; 300w_clips or synthetic data). With --steps_per_epoch=0 an epoch counts the copies.",
                    lower_bound=0.0, upper_bound=0.95)
+flags.DEFINE_boolean("guide_flip_test", False, "Track an unlabeled clip's pseudo-labels from the teacher's (or "
+                     "the single model's) flip-test detection of frame 0, in inference mode, instead of its plain "
+                     "detection: one more forward pass of 2 images per clip.")
 flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the same in every row of a study).")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
 flags.DEFINE_float("augment_rotation", 15.0, "Augmentation: rotation uniformly in [-r, r] degrees.")

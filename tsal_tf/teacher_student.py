@@ -25,6 +25,7 @@ from tsal_tf import objective
 from tsal_tf import prebuilt_model
 from tsal_tf import runs
 from tsal_tf import teacher_update
+from tsal_tf.data import schemes
 from tsal_tf.model import decoders
 from tsal_tf.model import network
 
@@ -62,15 +63,19 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
       track from the evaluated network's detection (`tracking_guide`). False is a promise that every clip is
       labeled (`build_data(...).partial_labels` knows): a step then skips both, and an unlabeled clip would
       train toward the masked label (0, 0).
+    guide_flip_test: an unlabeled clip's tracking guide is the flip test of the guiding network's detection of
+      frame 0 (`guide_views`, `decoders.flip_test_lhr`, inference mode) instead of its plain detection.
+    mirror_shift: the flip test's mirror shift in crop pixels (`augment.centre_mirror_shift`).
   """
 
   def __init__(self, net_config, objective_config, steps_per_epoch, omega_epochs=(60.0, 110.0, 140.0),
                async_learning=True, average_student=False, queue_length=4, ema_lambda=0.99, swa_start=None,
-               partial_labels=True, **kwargs):
+               partial_labels=True, guide_flip_test=False, mirror_shift=0.0, **kwargs):
     super().__init__(**kwargs)
     self.net_config, self.objective_config = net_config, objective_config
     self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
     self.async_learning, self.partial_labels = async_learning, partial_labels
+    self.guide_flip_test, self.mirror_shift = guide_flip_test, mirror_shift
     # Eq. 8 runs after every step: on the trained teacher (asynchronous learning) or on an untrained one
     # (the same rule, read from a run's flags: runs.has_teacher).
     self.has_teacher = async_learning or average_student
@@ -117,18 +122,40 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     would be 1)."""
     return labeled_mean_weights(labeled, labeled_per_replica) if self.partial_labels else None
 
-  def tracking_guide(self, outputs, labels, labeled):
-    """Where the pseudo-labels' tracking starts, [B, N, 2]: the label of a labeled clip, otherwise the frame-0
-    detection p_M(0) of a network that ran on the batch (the teacher with asynchronous learning, otherwise the
-    student, --average_student included), stop-gradient.
+  def guiding_role(self):
+    """The network whose frame-0 detection guides the unlabeled clips' tracking: the teacher with asynchronous
+    learning, otherwise the student (--average_student included)."""
+    return "teacher" if self.async_learning else "student"
+
+  def guiding_network(self):
+    return self.teacher if self.async_learning else self.student
+
+  def guide_views(self, frames):
+    """Frame 0 of every clip followed by its mirror image, [2B, S, S, 3]: the images that the guiding network's
+    landmark net sees in inference mode for a flip-test guide (`tracking_guide`). None without one."""
+    if not self.guide_flip_test or frames.shape[1] == 1 or not self.partial_labels:
+      return None
+    first = frames[:, 0]
+    return ops.concatenate([first, ops.flip(first, axis=2)], axis=0)
+
+  def tracking_guide(self, outputs, labels, labeled, view_heatmaps=None):
+    """Where the pseudo-labels' tracking starts, [B, N, 2]: the label of a labeled clip, otherwise the guiding
+    network's detection of frame 0, stop-gradient: p_M(0) read from its outputs on the batch, or with
+    `view_heatmaps` (its heatmaps on `guide_views`) the flip test of that detection.
 
     outputs: {role: outputs of that network on the batch}. None for single frames (nothing is tracked) and
     without partial labels (the guide is the labels).
     """
-    heatmaps = outputs["teacher" if self.async_learning else "student"]["heatmaps"]
+    heatmaps = outputs[self.guiding_role()]["heatmaps"]
     if heatmaps.shape[1] == 1 or not self.partial_labels:
       return None
-    detected, _ = decoders.decode_lhr(heatmaps[:, 0], self.net_config.heatmap_decoder)
+    decoder = self.net_config.heatmap_decoder
+    if view_heatmaps is None:
+      detected, _ = decoders.decode_lhr(heatmaps[:, 0], decoder)
+    else:
+      permutation = schemes.scheme_for(self.net_config.num_points).flip_permutation
+      detected = decoders.flip_test_lhr(view_heatmaps, permutation, decoder,
+                                        self.mirror_shift / self.net_config.heatmap_stride)
     return _where_labeled(labeled, labels, ops.stop_gradient(detected))
 
   def omega_at(self, step):

@@ -74,6 +74,7 @@ def run():
   from tsal_tf import experiment
   from tsal_tf import teacher_student
   from tsal_tf import teacher_update
+  from tsal_tf.data import augment
   from tsal_tf.io_utils import atomic_write_json
   from tsal_tf.io_utils import atomic_write_text
 
@@ -104,7 +105,8 @@ def run():
         omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
         average_student=FLAGS.average_student, queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
         swa_start=teacher_update.swa_start_step(FLAGS.swa_start, total),
-        partial_labels=data.partial_labels)
+        partial_labels=data.partial_labels, guide_flip_test=FLAGS.guide_flip_test,
+        mirror_shift=augment.centre_mirror_shift(FLAGS.input_size, FLAGS.label_x_offset))
     # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.
     model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")
   step = lambda: int(keras.ops.convert_to_numpy(model.optimizer.iterations.value))

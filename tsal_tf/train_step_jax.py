@@ -24,6 +24,13 @@ def train_step(model, state, batch):
   weights = model.label_weights(labeled)
   step = _values_of(optimizer_values, model.optimizer.variables, [model.optimizer.iterations])[0]
   omega = model.omega_at(step)
+  views, view_heatmaps = model.guide_views(frames), None
+  if views is not None:  # the guiding network in inference mode: no gradient, no BatchNorm update
+    net = model.guiding_network().landmark_net
+    view_outputs, _ = net.stateless_call(_values_of(trainable, model.trainable_variables, net.trainable_variables),
+                                         _values_of(non_trainable, model.non_trainable_variables,
+                                                    net.non_trainable_variables), views, training=False)
+    view_heatmaps = view_outputs["heatmaps"]
 
   def total_loss(trainable_values):
     total, logs, updates, outputs = 0.0, {}, {}, {}
@@ -33,7 +40,7 @@ def train_step(model, state, batch):
           _values_of(non_trainable, model.non_trainable_variables, net.non_trainable_variables), frames,
           training=True)
       updates.update({id(v): value for v, value in zip(net.non_trainable_variables, net_non_trainable)})
-    guide = model.tracking_guide(outputs, labels, labeled)
+    guide = model.tracking_guide(outputs, labels, labeled, view_heatmaps)
     for role, net in model.roles():
       terms = model.role_terms(role, net, outputs[role], frames, labels, weights, guide, omega)
       total = total + terms["total"]

@@ -20,9 +20,11 @@ def train_step(model, batch):
   labeled_per_replica = tf.distribute.get_replica_context().all_reduce("SUM", tf.reduce_sum(labeled)) / (
       strategy.num_replicas_in_sync)
   weights = model.label_weights(labeled, labeled_per_replica)
+  views = model.guide_views(frames)
+  view_heatmaps = None if views is None else model.guiding_network().landmark_net(views, training=False)["heatmaps"]
   with tf.GradientTape() as tape:
     outputs = {role: net(frames, training=True) for role, net in model.roles()}
-    guide = model.tracking_guide(outputs, labels, labeled)
+    guide = model.tracking_guide(outputs, labels, labeled, view_heatmaps)
     for role, net in model.roles():
       terms = model.role_terms(role, net, outputs[role], frames, labels, weights, guide, omega)
       logs.update({f"{role}/{k}": v for k, v in terms.items()})

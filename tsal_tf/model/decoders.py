@@ -92,6 +92,20 @@ def decode_lhr(heatmaps, method="soft_argmax"):
   raise ValueError(f"unknown heatmap decoder {method!r} (choose from {HEATMAP_DECODERS})")
 
 
+def flip_test_lhr(heatmaps, flip_permutation, method="soft_argmax", mirror_shift=0.0):
+  """The flip test on heatmap logits [2B, h, w, N] of B images followed by their B mirror images -> [B, N, 2]:
+
+    p = (p_M(I) + m(p_M(mirror I))) / 2,  m(q)_n = (w - 1 - q_x + mirror_shift, q_y) of point flip_permutation[n]
+  (heatmap pixels: the mirror x -> S - 1 - x of an S-pixel crop is x -> w - 1 - x on its heatmaps).
+  mirror_shift: the crop's mirror shift (`augment.centre_mirror_shift`) in heatmap pixels.
+  """
+  points, _ = decode_lhr(heatmaps, method)
+  half, width = ops.shape(heatmaps)[0] // 2, heatmaps.shape[2]
+  plain, mirrored = points[:half], points[half:]
+  mapped = ops.stack([(width - 1.0 + mirror_shift) - mirrored[..., 0], mirrored[..., 1]], axis=-1)
+  return 0.5 * (plain + ops.take(mapped, list(flip_permutation), axis=1))
+
+
 def track(flows, start):
   """phi(V, g): flows [B, K-1, h, w, 2] (finest scale), start [B, N, 2] -> tracks [B, K, N, 2]."""
   points = [start]
