@@ -40,6 +40,9 @@ flags.DEFINE_float("augment_rotation", 15.0, "Augmentation: rotation uniformly i
 flags.DEFINE_float("augment_scale", 0.1, "Augmentation: crop zoom uniformly in [1 - s, 1 + s].")
 flags.DEFINE_float("augment_shift", 0.05, "Augmentation: translation uniformly in [-t, t] x the crop side, per axis.")
 flags.DEFINE_float("occluder_prob", 0.3, "Probability that a moving occluder crosses a clip made from a still.")
+flags.DEFINE_float("still_motion", 1.0, "Scale of the synthetic motion between the frames of a clip made from a "
+                   "still (300w_clips): per frame, rotation 1.5 degrees, zoom and shift 1% and a 1.5-pixel "
+                   "non-rigid warp at 1.0 (standard deviations).", lower_bound=0.0)
 flags.DEFINE_float("label_x_offset", 0.0, "How far right of the point it marks an annotation sits, as a fraction of "
                    "the face-box side; horizontal flips (augmentation, the flip test) keep it. 0.0046 for the "
                    "shared 300W crops (results/core.md).")

@@ -39,6 +39,8 @@ class DataConfig:
     augment_rotation, augment_scale, augment_shift: its geometric ranges, augment.AugmentConfig's rotation_deg,
       scale and shift (the defaults are TRAIN_AUGMENT's).
     occluder_prob: probability that a moving occluder crosses a clip made from a labeled still.
+    still_motion: scale of the synthetic motion between the frames of a clip made from a still
+      (clips.MotionConfig.scaled: its rotation, zoom, shift and non-rigid warp per frame).
     label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side;
       flips keep it (augment.AugmentConfig).
     skip_bad: skip malformed annotations (reported) instead of stopping.
@@ -67,6 +69,7 @@ class DataConfig:
   augment_scale: float = _TRAIN_AUGMENT.scale
   augment_shift: float = _TRAIN_AUGMENT.shift
   occluder_prob: float = 0.3
+  still_motion: float = 1.0
   label_x_offset: float = 0.0
   skip_bad: bool = False
   unlabeled_lists: tuple = ()
@@ -122,7 +125,7 @@ def _training_source(config):
   if config.data == "300w_clips":
     samples = _load_folders(config.train_dirs, "train_dir", config)
     scheme = sources.scheme_of(samples)
-    motion = clips.MotionConfig(occluder_prob=config.occluder_prob)
+    motion = clips.MotionConfig(occluder_prob=config.occluder_prob).scaled(config.still_motion)
     return sources.StillClipSource(sources.check_scheme(samples, scheme), size, k, scheme, train_augment,
                                    motion), scheme
   if config.data == "300vw":

@@ -52,6 +52,12 @@ class MotionConfig:
   brightness: float = 0.02
   occluder_prob: float = 0.3
 
+  def scaled(self, factor):
+    """The same motion `factor` times as large: rotation, zoom, shift and warp scaled (brightness and the
+    occluder kept)."""
+    return dataclasses.replace(self, rotation_deg=factor * self.rotation_deg, zoom=factor * self.zoom,
+                               shift=factor * self.shift, warp=factor * self.warp)
+
 
 def _smooth_field(rng, size, amplitude, cells=3):
   """A smooth random displacement field [S, S, 2] (bicubic upsampling of a cells x cells grid)."""
