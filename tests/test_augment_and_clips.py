@@ -134,6 +134,23 @@ def test_still_clip_moves_landmarks_with_the_content():
       assert np.max(np.abs(centroid - 3 - [x - xi, y - yi])) < 0.45
 
 
+def test_scaled_motion_scales_the_frames_displacement():
+  motion = clips.MotionConfig()
+  double = motion.scaled(2.0)
+  assert (double.rotation_deg, double.zoom, double.shift, double.warp) == (3.0, 0.02, 0.02, 3.0)
+  assert (double.brightness, double.occluder_prob) == (motion.brightness, motion.occluder_prob)
+  image = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+  labels = np.random.default_rng(1).uniform(60, 140, size=(68, 2))
+  make = lambda m: clips.still_to_clip(image, labels, np.random.default_rng(2), 4, 64, schemes.IBUG68,
+                                       motion=m).landmarks
+  still = make(motion.scaled(0.0))
+  np.testing.assert_allclose(still, np.broadcast_to(still[0], still.shape), atol=1e-5)  # no motion at all
+  rigid = clips.MotionConfig(warp=0.0, occluder_prob=0.0)
+  moved = [np.abs(make(rigid.scaled(f))[1:] - still[0]).mean() for f in (1.0, 2.0)]
+  # Angle, zoom and shift (the same random draws) double; landmark motion doubles to first order.
+  assert moved[0] > 0.1 and 1.9 < moved[1] / moved[0] < 2.1, moved
+
+
 def test_synthetic_clip_is_smooth_and_exact():
   clip = synthetic.synthetic_clip(np.random.default_rng(5), 4, 64)
   assert clip.frames.shape == (4, 64, 64, 3) and clip.frames.dtype == np.uint8

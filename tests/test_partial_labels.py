@@ -253,12 +253,18 @@ def test_flip_test_lhr_averages_a_detection_with_its_mirror_images_mapped_back()
                              atol=1e-4)
 
 
-def _flip_guide_model(seed=4):
+def _flip_guide_model(seed=4, async_learning=True):
+  """A small TeacherStudent with a flip-test guide whose teacher differs from its student (seeded noise on its
+  weights): a guide read from the wrong network shows."""
   import keras
   keras.utils.set_random_seed(seed)
   config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
-  return TeacherStudent(config, ObjectiveConfig(sic=False, mfds=False), steps_per_epoch=1,
-                        guide_flip_test=True, mirror_shift=0.5)
+  model = TeacherStudent(config, ObjectiveConfig(sic=False, mfds=False), steps_per_epoch=1,
+                         async_learning=async_learning, guide_flip_test=True, mirror_shift=0.5)
+  rng = np.random.default_rng(seed)
+  for weight in model.teacher.trainable_weights:
+    weight.assign(_np(weight.value) + 0.05 * rng.normal(size=weight.shape).astype(np.float32))
+  return model
 
 
 def _flip_guide_batch():
@@ -268,21 +274,24 @@ def _flip_guide_batch():
           "labeled": np.array([[True, False, False], [False, False, False]])}
 
 
-def test_a_flip_test_guide_tracks_unlabeled_clips_from_the_teachers_flip_test():
-  model = _flip_guide_model()
+@pytest.mark.parametrize("async_learning", [True, False])
+def test_a_flip_test_guide_tracks_unlabeled_clips_from_the_guiding_networks_flip_test(async_learning):
+  model = _flip_guide_model(async_learning=async_learning)
+  guiding = model.teacher if async_learning else model.student
+  assert model.guiding_network() is guiding
   frames, labels, labeled = model.inputs_of(_flip_guide_batch())
   views = _np(model.guide_views(frames))
   np.testing.assert_array_equal(views[:2], _np(frames)[:, 0])
   np.testing.assert_array_equal(views[2:], _np(frames)[:, 0, :, ::-1])
-  view_heatmaps = model.teacher.landmark_net(views, training=False)["heatmaps"]
+  view_heatmaps = guiding.landmark_net(views, training=False)["heatmaps"]
   outputs = {role: net(frames) for role, net in model.roles()}
   guide = _np(model.tracking_guide(outputs, labels, labeled, view_heatmaps))
   from tsal_tf.data import schemes
   flip_test = _np(decoders.flip_test_lhr(view_heatmaps, schemes.scheme_for(68).flip_permutation,
-                                         mirror_shift=0.5 / 2))
+                                         mirror_shift=0.5 / model.net_config.heatmap_stride))
   np.testing.assert_allclose(guide[0], _np(labels)[0], rtol=1e-6)  # a labeled clip tracks from its label
   np.testing.assert_allclose(guide[1], flip_test[1], rtol=1e-6)
-  plain = _np(decoders.decode_lhr(outputs["teacher"]["heatmaps"][:, 0])[0])
+  plain = _np(decoders.decode_lhr(outputs[model.guiding_role()]["heatmaps"][:, 0])[0])
   assert np.abs(guide[1] - plain[1]).max() > 0.1  # not the plain detection
   assert model.guide_views(frames[:, :1]) is None  # single frames track nothing
   model.guide_flip_test = False

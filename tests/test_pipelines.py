@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
 from tsal_tf.data import augment, formats, pipelines, schemes, sources
 from conftest import data_path
@@ -60,6 +61,24 @@ def test_occluder_probability_reaches_the_still_clips():
   np.testing.assert_array_equal(plain["frames"], reference.example(3, 0)["frames"])
   np.testing.assert_array_equal(plain["landmarks"], occluded["landmarks"])
   assert np.any(plain["frames"] != occluded["frames"])
+
+
+def test_still_motion_reaches_the_still_clips():
+  # --still_motion goes through DataConfig into the still clips' MotionConfig: with 0 no frame moves, with 2 a
+  # clip is the one a source with twice the motion draws from the same seed; other data refuse it.
+  from tsal_tf.data import build, clips
+  folder = data_path("300w_helen_test")
+  config = lambda m, data="300w_clips": build.DataConfig(
+      data=data, train_dirs=(folder,), val_dirs=(folder,), val_count=2, val_clip_count=0, input_size=64,
+      clip_length=3, occluder_prob=0.0, still_motion=m)
+  still = build.build_data(config(0.0)).train.example(3, 0)["landmarks"]
+  np.testing.assert_allclose(still, np.broadcast_to(still[0], still.shape), atol=1e-4)
+  moving = build.build_data(config(2.0)).train
+  reference = sources.StillClipSource(moving.samples, 64, 3, schemes.IBUG68, augment.TRAIN_AUGMENT,
+                                      clips.MotionConfig(occluder_prob=0.0).scaled(2.0))
+  np.testing.assert_array_equal(moving.example(3, 0)["frames"], reference.example(3, 0)["frames"])
+  with pytest.raises(ValueError, match="needs --data=300w_clips"):
+    build.build_data(config(2.0, "synthetic"))
 
 
 def test_augmentation_ranges_reach_the_still_clips():

@@ -31,18 +31,19 @@ flags.DEFINE_float("labeled_share", 0.0, "With unlabeled training clips (--label
                    "repeat each labeled clip so that labeled clips make about this share of every batch (0 = each "
                    "clip once; 300w_clips or synthetic data). With --steps_per_epoch=0 an epoch counts the copies.",
                    lower_bound=0.0, upper_bound=0.95)
+flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the same in every row of a study).")
 flags.DEFINE_boolean("guide_flip_test", False, "Track an unlabeled clip's pseudo-labels from the teacher's (or "
                      "the single model's) flip-test detection of frame 0, in inference mode, instead of its plain "
                      "detection: one more forward pass of 2 images per clip.")
-flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the same in every row of a study).")
 flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
 flags.DEFINE_float("augment_rotation", 15.0, "Augmentation: rotation uniformly in [-r, r] degrees.")
 flags.DEFINE_float("augment_scale", 0.1, "Augmentation: crop zoom uniformly in [1 - s, 1 + s].")
 flags.DEFINE_float("augment_shift", 0.05, "Augmentation: translation uniformly in [-t, t] x the crop side, per axis.")
 flags.DEFINE_float("occluder_prob", 0.3, "Probability that a moving occluder crosses a clip made from a still.")
-flags.DEFINE_float("still_motion", 1.0, "Scale of the synthetic motion between the frames of a clip made from a "
-                   "still (300w_clips): per frame, rotation 1.5 degrees, zoom and shift 1% and a 1.5-pixel "
-                   "non-rigid warp at 1.0 (standard deviations).", lower_bound=0.0)
+flags.DEFINE_float("still_motion", 1.0, "Scale of the synthetic motion between the frames of a training clip made "
+                   "from a still (--data=300w_clips; validation clips keep 1.0). At 1.0: random velocities of "
+                   "1.5 degrees, 1% zoom and 1% of the crop side per frame (standard deviations, plus a little "
+                   "acceleration) and a smooth non-rigid warp of 1.5 pixels at the last frame.", lower_bound=0.0)
 flags.DEFINE_float("label_x_offset", 0.0, "How far right of the point it marks an annotation sits, as a fraction of "
                    "the face-box side; horizontal flips (augmentation, the flip test) keep it. 0.0046 for the "
                    "shared 300W crops (results/core.md).")

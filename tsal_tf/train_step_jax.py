@@ -26,10 +26,11 @@ def train_step(model, state, batch):
   omega = model.omega_at(step)
   views, view_heatmaps = model.guide_views(frames), None
   if views is not None:  # the guiding network in inference mode: no gradient, no BatchNorm update
-    net = model.guiding_network().landmark_net
-    view_outputs, _ = net.stateless_call(_values_of(trainable, model.trainable_variables, net.trainable_variables),
-                                         _values_of(non_trainable, model.non_trainable_variables,
-                                                    net.non_trainable_variables), views, training=False)
+    guide_net = model.guiding_network().landmark_net
+    view_outputs, _ = guide_net.stateless_call(
+        _values_of(trainable, model.trainable_variables, guide_net.trainable_variables),
+        _values_of(non_trainable, model.non_trainable_variables, guide_net.non_trainable_variables), views,
+        training=False)
     view_heatmaps = view_outputs["heatmaps"]
 
   def total_loss(trainable_values):

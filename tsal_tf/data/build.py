@@ -39,8 +39,8 @@ class DataConfig:
     augment_rotation, augment_scale, augment_shift: its geometric ranges, augment.AugmentConfig's rotation_deg,
       scale and shift (the defaults are TRAIN_AUGMENT's).
     occluder_prob: probability that a moving occluder crosses a clip made from a labeled still.
-    still_motion: scale of the synthetic motion between the frames of a clip made from a still
-      (clips.MotionConfig.scaled: its rotation, zoom, shift and non-rigid warp per frame).
+    still_motion: scale of the synthetic motion between the frames of a training clip made from a still
+      (300w_clips; clips.MotionConfig.scaled: its rotation, zoom and shift velocities and its non-rigid warp).
     label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side;
       flips keep it (augment.AugmentConfig).
     skip_bad: skip malformed annotations (reported) instead of stopping.
@@ -120,6 +120,9 @@ def _training_source(config):
   """(training source, scheme) of config.data."""
   size, k = config.input_size, config.clip_length
   train_augment = _train_augment(config)
+  if config.still_motion != 1.0 and config.data != "300w_clips":
+    raise ValueError(f"--still_motion scales the motion of clips made from stills: it needs --data=300w_clips, "
+                     f"not {config.data}")
   if config.data == "synthetic":
     return sources.SyntheticClipSource(config.train_count, size, k), schemes.IBUG68
   if config.data == "300w_clips":
