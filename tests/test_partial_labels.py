@@ -298,9 +298,9 @@ def test_a_flip_test_guide_tracks_unlabeled_clips_from_the_guiding_networks_flip
   assert model.guide_views(frames) is None
 
 
-def flip_guide_step_error():
-  """|teacher L_d of one train step with a flip-test guide - the objective's L_d for that guide|, and the same
-  against the plain detection's guide, under the current Keras backend (the step sees the pre-step weights)."""
+def test_the_train_step_tracks_from_the_flip_test_guide():
+  """Teacher L_d of one TensorFlow train step with a flip-test guide = the objective's L_d for that guide (and
+  not for the plain detection's); the step sees the pre-step weights."""
   import keras
   oracle, batch = _flip_guide_model(), _flip_guide_batch()
   frames, labels, labeled = oracle.inputs_of(batch)
@@ -315,26 +315,33 @@ def flip_guide_step_error():
                                             guide, omega)["L_d"]))
   model = _flip_guide_model()  # the same seed: the oracle's weights before its forward passes
   model.compile(keras.optimizers.Adam(1e-3))
-  if keras.backend.backend() == "jax":
-    state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-             [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
-    logs, _ = model.train_step(state, batch)
-  else:
-    logs = model.train_step(batch)
-  step = float(_np(logs["teacher/L_d"]))
-  return abs(step - l_d["flip"]), abs(step - l_d["plain"])
+  step = float(_np(model.train_step(batch)["teacher/L_d"]))
+  assert step == pytest.approx(l_d["flip"], abs=1e-4) and abs(step - l_d["plain"]) > 1e-3, (step, l_d)
 
 
-def test_the_train_step_tracks_from_the_flip_test_guide_under_tensorflow_and_jax():
+JAX_GUIDE = """
+import numpy as np
+import keras
+assert keras.backend.backend() == "jax"
+import test_partial_labels as t
+from tsal_tf import train_step_jax
+for async_learning in (True, False):
+  model = t._flip_guide_model(async_learning=async_learning)
+  frames, _, _ = model.inputs_of(t._flip_guide_batch())
+  got = train_step_jax.guide_view_heatmaps(model, [v.value for v in model.trainable_variables],
+                                           [v.value for v in model.non_trainable_variables], frames)
+  expected = model.guiding_network().landmark_net(model.guide_views(frames), training=False)["heatmaps"]
+  np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
+print("ok")
+"""
+
+
+def test_the_jax_step_reads_the_guiding_networks_heatmaps_from_its_state():
   import subprocess
   import sys
-  flip_error, plain_error = flip_guide_step_error()
-  assert flip_error < 1e-4 and plain_error > 1e-3, (flip_error, plain_error)
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
   env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
              PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
-  result = subprocess.run([sys.executable, "-c", "import test_partial_labels as t; print(*t.flip_guide_step_error())"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-  assert result.returncode == 0, result.stderr[-3000:]
-  flip_error, plain_error = (float(x) for x in result.stdout.split()[-2:])
-  assert flip_error < 1e-4 and plain_error > 1e-3, (flip_error, plain_error)
+  result = subprocess.run([sys.executable, "-c", JAX_GUIDE], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0 and result.stdout.split()[-1] == "ok", result.stderr[-3000:]

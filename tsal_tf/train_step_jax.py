@@ -16,6 +16,20 @@ def _values_of(values, variables, wanted):
   return [values[index[id(v)]] for v in wanted]
 
 
+def guide_view_heatmaps(model, trainable, non_trainable, frames):
+  """The guiding network's heatmaps on `model.guide_views(frames)` from the values of the model's trainable and
+  non-trainable variables, in inference mode (no gradient, no BatchNorm update); None without a flip-test
+  guide."""
+  views = model.guide_views(frames)
+  if views is None:
+    return None
+  net = model.guiding_network().landmark_net
+  outputs, _ = net.stateless_call(_values_of(trainable, model.trainable_variables, net.trainable_variables),
+                                  _values_of(non_trainable, model.non_trainable_variables,
+                                             net.non_trainable_variables), views, training=False)
+  return outputs["heatmaps"]
+
+
 def train_step(model, state, batch):
   """One TSAL step: (logs, new state) from state = (trainable, non_trainable, optimizer, metrics) values."""
   trainable, non_trainable, optimizer_values, metrics_values = state
@@ -24,14 +38,7 @@ def train_step(model, state, batch):
   weights = model.label_weights(labeled)
   step = _values_of(optimizer_values, model.optimizer.variables, [model.optimizer.iterations])[0]
   omega = model.omega_at(step)
-  views, view_heatmaps = model.guide_views(frames), None
-  if views is not None:  # the guiding network in inference mode: no gradient, no BatchNorm update
-    guide_net = model.guiding_network().landmark_net
-    view_outputs, _ = guide_net.stateless_call(
-        _values_of(trainable, model.trainable_variables, guide_net.trainable_variables),
-        _values_of(non_trainable, model.non_trainable_variables, guide_net.non_trainable_variables), views,
-        training=False)
-    view_heatmaps = view_outputs["heatmaps"]
+  view_heatmaps = guide_view_heatmaps(model, trainable, non_trainable, frames)
 
   def total_loss(trainable_values):
     total, logs, updates, outputs = 0.0, {}, {}, {}
