@@ -60,9 +60,9 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
       (teacher_update: stochastic weight averaging); None: the moving average alone.
     partial_labels: some training clips may have no frame-0 label (--label_fraction below 1 with clips,
       unlabeled videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips
-      track from the guiding network's detection (`guiding_role`, `tracking_guide`). False is a promise that every clip is
-      labeled (`build_data(...).partial_labels` knows): a step then skips both, and an unlabeled clip would
-      train toward the masked label (0, 0).
+      track from the guiding network's detection (`guiding_role`, `tracking_guide`). False is a promise that
+      every clip is labeled (`build_data(...).partial_labels` knows): a step then skips both, and an unlabeled
+      clip would train toward the masked label (0, 0).
     guide_flip_test: an unlabeled clip's tracking guide is the flip test of the guiding network's detection of
       frame 0 (`guide_views`, `decoders.flip_test_lhr`, inference mode) instead of its plain detection.
     mirror_shift: the flip test's mirror shift in crop pixels (`augment.centre_mirror_shift`: exact for the
@@ -129,6 +129,7 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     return "teacher" if self.async_learning else "student"
 
   def guiding_network(self):
+    """The network of `guiding_role`."""
     return self.teacher if self.guiding_role() == "teacher" else self.student
 
   def guide_views(self, frames):

@@ -193,7 +193,8 @@ def build_data(config):
   Returns a namespace: train (a sources.Source), labeled_names (the training examples that keep their
   label), partial_labels (some training clips have no frame-0 label: TeacherStudent's argument), scheme
   (its point count, 68 for iBUG or 19 for AFLW, sizes the network), val_images uint8 [M, S, S, 3] and
-  val_landmarks [M, N, 2], val_subsets (folder of each face, or None), val_clip_frames [C, K', S, S, 3] and val_clip_landmarks [C, K', N, 2] (K' = max(K, 2), or None).
+  val_landmarks [M, N, 2], val_subsets (folder of each face, or None), val_clip_frames [C, K', S, S, 3] and
+  val_clip_landmarks [C, K', N, 2] (K' = max(K, 2), or None).
   """
   size, k = config.input_size, config.clip_length
   train, scheme = _training_source(config)
