@@ -13,11 +13,11 @@ from tsal_tf.teacher_student import TeacherStudent
 CONFIG = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
 
 
-def _one_step(devices, initial, source, partial_labels):
+def _one_step(devices, initial, source, partial_labels, guide_flip_test):
   strategy = tf.distribute.MirroredStrategy(devices)
   with strategy.scope():
     model = TeacherStudent(CONFIG, ObjectiveConfig(), steps_per_epoch=1, omega_epochs=(0.5, 1.0, 2.0),
-                           partial_labels=partial_labels)
+                           partial_labels=partial_labels, guide_flip_test=guide_flip_test)
     for variable, value in zip(model.student.weights + model.teacher.weights, initial):
       variable.assign(value)
     # Adam's epsilon is raised from 1e-7: its first step lr * g / (|g| + eps) turns float-rounding differences
@@ -29,9 +29,10 @@ def _one_step(devices, initial, source, partial_labels):
 
 
 # Fully labeled (no label weights), and labeled unevenly across the replicas' halves of the batch (2 + 1
-# labeled clips): then l_M and l_C must stay the mean over the labeled clips of the whole batch.
-@pytest.mark.parametrize("labeled", [None, [True, True, True, False]])
-def test_two_replicas_give_the_same_weights_as_one(labeled):
+# labeled clips): then l_M and l_C must stay the mean over the labeled clips of the whole batch, and the
+# unlabeled clip tracks from the teacher's flip-test detection (the plain detection's guide adds no collective).
+@pytest.mark.parametrize("labeled,guide_flip_test", [(None, False), ([True, True, True, False], True)])
+def test_two_replicas_give_the_same_weights_as_one(labeled, guide_flip_test):
   source = sources.SyntheticClipSource(4, 32, 3)
   if labeled is not None:
     source = sources.PartiallyLabeledSource(source, labeled)
@@ -40,8 +41,8 @@ def test_two_replicas_give_the_same_weights_as_one(labeled):
   initial = [w.numpy() for w in reference.student.weights + reference.teacher.weights]
   cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
   assert len(cpus) >= 2, "conftest splits the CPU into 2 logical devices"
-  one = _one_step(cpus[:1], initial, source, labeled is not None)
-  two = _one_step(cpus[:2], initial, source, labeled is not None)
+  one = _one_step(cpus[:1], initial, source, labeled is not None, guide_flip_test)
+  two = _one_step(cpus[:2], initial, source, labeled is not None, guide_flip_test)
   changed = max(float(np.max(np.abs(a - b))) for a, b in zip(one, initial))
   assert changed > 1e-3  # the step really moved the weights
   worst = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))
