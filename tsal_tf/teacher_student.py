@@ -132,10 +132,14 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     """The network of `guiding_role`."""
     return self.teacher if self.guiding_role() == "teacher" else self.student
 
+  def _detection_guides(self, num_frames):
+    """Whether some clips' tracking starts from a detection: clips of several frames, some unlabeled."""
+    return num_frames > 1 and self.partial_labels
+
   def guide_views(self, frames):
     """Frame 0 of every clip followed by its mirror image, [2B, S, S, 3]: the images that the guiding network's
     landmark net sees in inference mode for a flip-test guide (`tracking_guide`). None without one."""
-    if not self.guide_flip_test or frames.shape[1] == 1 or not self.partial_labels:
+    if not (self.guide_flip_test and self._detection_guides(frames.shape[1])):
       return None
     first = frames[:, 0]
     return ops.concatenate([first, ops.flip(first, axis=2)], axis=0)
@@ -149,7 +153,7 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     without partial labels (the guide is the labels).
     """
     heatmaps = outputs[self.guiding_role()]["heatmaps"]
-    if heatmaps.shape[1] == 1 or not self.partial_labels:
+    if not self._detection_guides(heatmaps.shape[1]):
       return None
     decoder = self.net_config.heatmap_decoder
     if view_heatmaps is None:
