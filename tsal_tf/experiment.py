@@ -48,7 +48,7 @@ def objective_config():
                          offset_weight=FLAGS.offset_weight, flow_weight=FLAGS.flow_weight,
                          smoothness_weight=FLAGS.smoothness_weight, ssim_weight=FLAGS.ssim_weight,
                          sic_weight=FLAGS.sic_weight,
-                         mfds_weight=FLAGS.mfds_weight, pseudo_weight=FLAGS.pseudo_weight)
+                         mfds_weight=FLAGS.mfds_weight, pseudo_weight=FLAGS.pseudo_weight, fb_gate=FLAGS.fb_gate)
 
 
 def optimizer_config():

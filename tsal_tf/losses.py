@@ -30,19 +30,22 @@ def example_mean(values, weights=None):
   return ops.mean(weights * ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1))
 
 
-def heatmap_mse(predicted, target, foreground_weight=0.0, weights=None):
+def heatmap_mse(predicted, target, foreground_weight=0.0, weights=None, point_weights=None):
   """The paper's l_M: mean over all elements of w * (H - H*)^2 (Dong et al.'s heatmap regression).
 
   w = 1 + foreground_weight * [H* > 0.1] up-weights the few pixels near each landmark (the weighted loss map
-  of Adaptive Wing); foreground_weight = 0 is plain MSE. `weights` [B]: see `example_mean`.
+  of Adaptive Wing); foreground_weight = 0 is plain MSE. `weights` [B]: see `example_mean`; `point_weights`
+  [..., N] (the maps' leading axes): each landmark map's weight, e.g. 0 for a gated pseudo-label.
   """
   predicted = ops.convert_to_tensor(predicted)
   target = ops.stop_gradient(ops.cast(target, predicted.dtype))
   weight = 1.0 + foreground_weight * ops.cast(target > 0.1, predicted.dtype)
+  if point_weights is not None:
+    weight = weight * ops.expand_dims(ops.expand_dims(ops.stop_gradient(point_weights), -2), -2)
   return example_mean(weight * ops.square(predicted - target), weights)
 
 
-def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=None):
+def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=None, point_weights=None):
   """LHR loss on heatmap logits [..., h, w, N] for target points [..., N, 2] (heatmap pixels):
 
     KL(q_n || softmax(logits_n)) + integral_weight * mean |soft_argmax(logits) - points|,
@@ -51,7 +54,8 @@ def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=Non
   The KL (cross-entropy minus the target's entropy, so 0 at the optimum) shapes each map into one peak at
   the landmark; the integral L1 (Sun et al., ECCV 2018) pulls the distribution's mean, the soft-argmax that
   `decoders.decode_lhr` reads out, onto the point, and keeps gradients alive where the target Gaussian does
-  not overlap the prediction yet. Mean over landmarks and batch (`weights` [B]: see `example_mean`).
+  not overlap the prediction yet. Mean over landmarks and batch (`weights` [B]: see `example_mean`;
+  `point_weights` [..., N]: each landmark's weight in that mean, e.g. 0 for a gated pseudo-label).
   """
   logits = ops.convert_to_tensor(logits)
   points = ops.stop_gradient(ops.cast(points, "float32"))
@@ -62,18 +66,23 @@ def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=Non
   log_p = decoders.spatial_log_softmax(logits)
   kl = ops.sum(target * (ops.log(target + 1e-12) - log_p), axis=(-3, -2))
   integral = ops.abs(decoders.soft_argmax(logits) - points)
+  if point_weights is not None:
+    point_weights = ops.stop_gradient(point_weights)
+    kl, integral = point_weights * kl, ops.expand_dims(point_weights, -1) * integral
   return example_mean(kl, weights) + integral_weight * example_mean(integral, weights)
 
 
-def heatmap_loss(heatmaps, points, config, weights=None):
+def heatmap_loss(heatmaps, points, config, weights=None, point_weights=None):
   """l_M between heatmaps [..., h, w, N] and points [..., N, 2] with the loss of `config` (ObjectiveConfig):
   "softmax" (`heatmap_softmax_loss`) or "mse" (the paper's, `heatmap_mse` on rendered Gaussians).
-  `weights` [B]: per-example weights of the leading axis (`example_mean`)."""
+  `weights` [B]: per-example weights of the leading axis (`example_mean`); `point_weights` [..., N]: per
+  landmark."""
   if config.heatmap_loss == "softmax":
-    return heatmap_softmax_loss(heatmaps, points, config.heatmap_sigma, config.integral_weight, weights)
+    return heatmap_softmax_loss(heatmaps, points, config.heatmap_sigma, config.integral_weight, weights,
+                                point_weights)
   height, width = heatmaps.shape[-3], heatmaps.shape[-2]
   target = gaussian_heatmaps(ops.stop_gradient(points), height, width, config.heatmap_sigma)
-  return heatmap_mse(heatmaps, target, config.foreground_weight, weights)
+  return heatmap_mse(heatmaps, target, config.foreground_weight, weights, point_weights)
 
 
 def centre_focal_loss(logits, target, weights=None):
@@ -208,10 +217,12 @@ def motion_deviation_loss(flows, p_m_first, p_m_last):
   return ops.mean(ops.sum(ops.square(tracked - ops.stop_gradient(p_m_last)), axis=-1))
 
 
-def pseudo_heatmap_loss(heatmaps, target_points, config):
+def pseudo_heatmap_loss(heatmaps, target_points, config, keep=None):
   """Eq. 4/5: the LHR loss of the unlabeled frames' heatmaps [B, K-1, h, w, N] against pseudo-label points
-  [B, K-1, N, 2] (stop-gradient), rendered as in l_M (editor's note 2); mean over frames and batch."""
-  return heatmap_loss(heatmaps, ops.stop_gradient(target_points), config)
+  [B, K-1, N, 2] (stop-gradient), rendered as in l_M (editor's note 2); mean over frames and batch. `keep`
+  [B, K-1, N] (0 or 1, the forward-backward gate): a dropped point adds 0 to that mean, so a gate that drops
+  more lowers L_d rather than weighing the kept points more."""
+  return heatmap_loss(heatmaps, ops.stop_gradient(target_points), config, point_weights=keep)
 
 
 def student_target(tracked, p_c, mu):

@@ -34,6 +34,7 @@ class ObjectiveConfig:
   sic_weight: float = 10.0
   mfds_weight: float = 0.01
   pseudo_weight: float = 1.0
+  fb_gate: float = 0.0  # heatmap pixels; 0: every tracked pseudo-label trains
 
 
 def decode_all(outputs, decoder="soft_argmax"):
@@ -65,9 +66,14 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
     guide: [B, N, 2] where tracking starts (the pseudo-labels' phi(V, guide)): the labels where labeled and a
       detection elsewhere (`TeacherStudent.tracking_guide`); required with `label_weights`, None: the labels.
 
+  With config.fb_gate > 0 (the forward-backward gate of SBR, Dong et al. 2018), a tracked point trains L_d only
+  where tracking it back to frame 0 with outputs["backward_flows"] lands within fb_gate heatmap pixels of its
+  start (`decoders.forward_backward_error`); the student's gated target is dropped whole (its p_C part too).
+
   Returns:
     dict of scalar terms: l_M, l_C, l_E, L_I, L_D, L_d (weighted by their config weights), total, and
-    share/<term>: each term's contribution to the total (omega included for L_D and L_d), summing to 1.
+    share/<term>: each term's contribution to the total (omega included for L_D and L_d), summing to 1; with
+    the gate also fb_kept, the fraction of tracked points that passed it (logged, not a loss).
   """
   heatmaps = outputs["heatmaps"]
   terms = {}
@@ -85,9 +91,18 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
   if flows and label_weights is not None and guide is None:
     raise ValueError("a partially labeled batch needs a tracking guide for its unlabeled clips")
   if flows:
-    tracked = decoders.track(flows[0], labels if guide is None else ops.stop_gradient(guide))[:, 1:]
+    tracks = decoders.track(flows[0], labels if guide is None else ops.stop_gradient(guide))
+    keep = None
+    if config.fb_gate > 0:
+      if "backward_flows" not in outputs:
+        raise ValueError("the forward-backward gate (fb_gate > 0) needs the network's backward_flows output")
+      errors = decoders.forward_backward_error(ops.stop_gradient(tracks), ops.stop_gradient(
+          outputs["backward_flows"][0]))
+      keep = ops.cast(errors <= config.fb_gate, "float32")
+      terms["fb_kept"] = ops.mean(keep)  # logged only: the share of tracked points that train
+    tracked = tracks[:, 1:]
     pseudo = tracked if role == "teacher" else losses.student_target(tracked, p_c[:, 1:], config.mu)
-    terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config)
+    terms["L_d"] = config.pseudo_weight * losses.pseudo_heatmap_loss(heatmaps[:, 1:], pseudo, config, keep)
   else:
     terms["L_d"] = zero
   contributions = {"L_I": terms["L_I"], "L_D": omega * terms["L_D"], "l_M": terms["l_M"], "l_C": terms["l_C"],

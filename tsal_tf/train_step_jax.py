@@ -46,7 +46,7 @@ def train_step(model, state, batch):
       outputs[role], net_non_trainable = net.stateless_call(
           _values_of(trainable_values, model.trainable_variables, net.trainable_variables),
           _values_of(non_trainable, model.non_trainable_variables, net.non_trainable_variables), frames,
-          training=True)
+          training=True, backward_flows=model.backward_flows)
       updates.update({id(v): value for v, value in zip(net.non_trainable_variables, net_non_trainable)})
     guide = model.tracking_guide(outputs, labels, labeled, view_heatmaps)
     for role, net in model.roles():

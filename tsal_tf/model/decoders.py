@@ -114,5 +114,22 @@ def track(flows, start):
   return ops.stack(points, axis=1)
 
 
+def forward_backward_error(tracks, backward_flows):
+  """SBR's forward-backward check: how far each tracked point lands from where its track started when it is
+  tracked back to frame 0.
+
+  tracks [B, K, N, 2] (phi(V, g), `track`), backward_flows [B, K-1, h, w, 2] (finest scale; entry t moves frame
+  t+1's points to frame t) -> errors [B, K-1, N]: for frame k >= 1, |b_0 - g| with b_k = tracks[:, k] and
+  b_{t} = b_{t+1} + backward_flows[:, t](b_{t+1}) for t = k-1, ..., 0 (heatmap pixels).
+  """
+  start, errors = tracks[:, 0], []
+  for k in range(1, tracks.shape[1]):
+    back = tracks[:, k]
+    for t in range(k - 1, -1, -1):
+      back = back + tsal_ops.sample_points(backward_flows[:, t], back)
+    errors.append(ops.sqrt(ops.sum(ops.square(back - start), axis=-1)))
+  return ops.stack(errors, axis=1)
+
+
 def fuse(p_m, p_c, gamma=0.8):
   return gamma * p_m + (1.0 - gamma) * p_c

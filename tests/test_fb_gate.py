@@ -1,0 +1,207 @@
+"""The forward-backward gate of the tracked pseudo-labels (--fb_gate): the check, the masked loss, both steps."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from keras import ops
+
+from tsal_tf import losses
+from tsal_tf import objective
+from tsal_tf.model import decoders
+from tsal_tf.model.config import NetworkConfig
+from tsal_tf.objective import ObjectiveConfig
+
+from runners import ROOT
+
+
+def _np(x):
+  return ops.convert_to_numpy(x)
+
+
+def _constant_flows(batch_vectors, frames_per_clip, size):
+  """[B, K-1, size, size, 2] flows, clip b moving every pixel by batch_vectors[b] between all frames."""
+  vectors = np.asarray(batch_vectors, np.float32)[:, None, None, None, :]
+  return np.broadcast_to(vectors, (len(batch_vectors), frames_per_clip - 1, size, size, 2)).copy()
+
+
+def test_forward_backward_error_is_the_round_trip_distance():
+  # Clip 0's backward field undoes its forward field exactly; clip 1's misses by (0.3, 0.4) per frame pair, so a
+  # point k frames on comes back 0.5 k pixels from its start.
+  size, start = 16, np.array([[[5.0, 6.0], [8.5, 3.25]]] * 2, np.float32)
+  forward = _constant_flows([[1.0, 0.5], [1.0, 0.5]], 3, size)
+  backward = _constant_flows([[-1.0, -0.5], [-0.7, -0.1]], 3, size)
+  tracks = decoders.track(forward, start)
+  np.testing.assert_allclose(_np(tracks)[:, 2], start + [2.0, 1.0], atol=1e-5)
+  errors = _np(decoders.forward_backward_error(tracks, backward))
+  np.testing.assert_allclose(errors[0], 0.0, atol=1e-5)
+  np.testing.assert_allclose(errors[1], [[0.5, 0.5], [1.0, 1.0]], atol=1e-5)
+
+
+def _weighted_softmax_oracle(logits, points, weights, sigma, integral_weight):
+  """NumPy: each landmark's KL and integral L1 of losses.heatmap_softmax_loss weighted by `weights` [N], mean
+  over the landmarks (the dropped ones count as 0)."""
+  h, w, n = logits.shape
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+  kl, l1 = 0.0, 0.0
+  for k in range(n):
+    z = logits[:, :, k].astype(np.float64)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    q = np.exp(-((xs - points[k, 0]) ** 2 + (ys - points[k, 1]) ** 2) / (2 * sigma ** 2))
+    q /= q.sum()
+    kl += weights[k] * np.sum(q * (np.log(q + 1e-12) - np.log(p)))
+    l1 += weights[k] * (abs((p * xs).sum() - points[k, 0]) + abs((p * ys).sum() - points[k, 1]))
+  return kl / n + integral_weight * l1 / (2 * n)
+
+
+def test_point_weights_drop_landmarks_from_the_heatmap_losses():
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(6, 7, 3)).astype(np.float32)
+  points = np.array([[1.5, 2.0], [5.2, 4.9], [3.0, 3.0]], np.float32)
+  keep = np.array([1.0, 0.0, 1.0], np.float32)
+  got = float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5, point_weights=keep[None]))
+  assert got == pytest.approx(_weighted_softmax_oracle(logits, points, keep, 1.2, 0.5), rel=1e-5)
+  assert float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5, point_weights=np.ones((1, 3),
+               np.float32))) == pytest.approx(float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5)))
+  # MSE: a dropped map's pixels add 0 to the mean over all pixels.
+  target = _np(losses.gaussian_heatmaps(points, 6, 7, 1.0))
+  expected = np.mean(np.square(logits - target) * keep)
+  assert float(losses.heatmap_mse(logits[None], target[None], point_weights=keep[None])) == pytest.approx(
+      expected, rel=1e-5)
+
+
+def _fake_outputs(backward_miss):
+  """Objective inputs of 2 clips of 3 frames: constant forward flows, backward flows that miss by backward_miss."""
+  rng = np.random.default_rng(1)
+  batch, frames_per_clip, size, n = 2, 3, 12, 4
+  forward = [[0.5, -0.25], [1.0, 0.5]]
+  backward = [[-f[0] + m[0], -f[1] + m[1]] for f, m in zip(forward, backward_miss)]
+  outputs = {"heatmaps": rng.normal(size=(batch, frames_per_clip, size, size, n)).astype(np.float32),
+             "centre": rng.normal(size=(batch, frames_per_clip, size, size, 1)).astype(np.float32),
+             "offsets": rng.normal(size=(batch, frames_per_clip, size, size, 2 * n)).astype(np.float32),
+             "flows": [_constant_flows(forward, frames_per_clip, size)],
+             "backward_flows": [_constant_flows(backward, frames_per_clip, size)]}
+  frames = rng.uniform(size=(batch, frames_per_clip, size, size, 3)).astype(np.float32)
+  labels = rng.uniform(3, 8, size=(batch, n, 2)).astype(np.float32)
+  return outputs, frames, labels
+
+
+@pytest.mark.parametrize("role", ["teacher", "student"])
+def test_the_gate_drops_the_points_that_do_not_track_back(role):
+  # Clip 1's backward field misses by 0.5 px per frame pair: at a gate of 0.75 px its frame 1 passes and its
+  # frame 2 (1.0 px) is dropped; clip 0 tracks back exactly.
+  outputs, frames, labels = _fake_outputs([[0.0, 0.0], [0.3, -0.4]])
+  config = ObjectiveConfig(sic=False, mfds=False, fb_gate=0.75)
+  gated = objective.network_objective(outputs, frames, labels, 1.0, role, config)
+  keep = np.ones((2, 2, 4), np.float32)
+  keep[1, 1] = 0.0
+  assert float(gated["fb_kept"]) == pytest.approx(0.75)
+  tracked = _np(decoders.track(outputs["flows"][0], labels))[:, 1:]
+  _, p_c, _ = objective.decode_all(outputs)
+  target = tracked if role == "teacher" else _np(losses.student_target(tracked, p_c[:, 1:], config.mu))
+  expected = float(losses.pseudo_heatmap_loss(outputs["heatmaps"][:, 1:], target, config, keep))
+  assert float(gated["L_d"]) == pytest.approx(expected, rel=1e-5)
+  ungated = objective.network_objective(outputs, frames, labels, 1.0, role, dataclasses.replace(config, fb_gate=0.0))
+  assert float(ungated["L_d"]) != pytest.approx(expected, rel=1e-3)
+  assert "fb_kept" not in ungated
+  wide = objective.network_objective(outputs, frames, labels, 1.0, role, dataclasses.replace(config, fb_gate=5.0))
+  assert float(wide["L_d"]) == pytest.approx(float(ungated["L_d"]), rel=1e-6) and float(wide["fb_kept"]) == 1.0
+  for term in ("l_M", "l_C", "l_E"):  # the gate touches the pseudo-labels only
+    assert float(gated[term]) == pytest.approx(float(ungated[term]), rel=1e-6)
+  del outputs["backward_flows"]
+  with pytest.raises(ValueError, match="backward_flows"):
+    objective.network_objective(outputs, frames, labels, 1.0, role, config)
+
+
+def _gated_model(seed=3):
+  """A tiny TeacherStudent with the gate on and motion fields that move (the flow head starts at exactly 0)."""
+  import keras
+  from tsal_tf.teacher_student import TeacherStudent
+  keras.utils.set_random_seed(seed)
+  config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+  model = TeacherStudent(config, ObjectiveConfig(sic=False, mfds=False, fb_gate=1.0), steps_per_epoch=1)
+  rng = np.random.default_rng(seed)
+  for net in (model.student, model.teacher):
+    for weight in net.motion_net.trainable_weights:
+      weight.assign(weight.value + rng.normal(0, 0.2, weight.shape).astype(np.float32))
+  return model
+
+
+def _gated_batch():
+  rng = np.random.default_rng(4)
+  return {"frames": rng.integers(0, 256, size=(2, 3, 32, 32, 3), dtype=np.uint8),
+          "landmarks": rng.uniform(6, 26, size=(2, 3, 68, 2)).astype(np.float32),
+          "labeled": np.array([[True, False, False], [True, False, False]])}
+
+
+def test_backward_flows_are_the_motion_field_of_the_reversed_pairs():
+  model = _gated_model()
+  frames, _, _ = model.inputs_of(_gated_batch())
+  outputs = model.student(frames, backward_flows=True)
+  reversed_clip = model.student(ops.flip(frames, axis=1))
+  np.testing.assert_allclose(_np(outputs["backward_flows"][0]), _np(ops.flip(reversed_clip["flows"][0], axis=1)),
+                             atol=1e-5)
+  assert "backward_flows" not in model.student(frames)
+  assert "backward_flows" not in model.student(frames[:, :1], backward_flows=True)  # single frames: no motion
+
+
+def _oracle_gate_and_l_d(model, batch):
+  """(median forward-backward error of the teacher's tracks, its L_d at that gate) from the model's weights."""
+  frames, labels, labeled = model.inputs_of(batch)
+  outputs = model.teacher(frames, training=True, backward_flows=True)
+  tracks = decoders.track(outputs["flows"][0], labels)
+  gate = float(np.median(_np(decoders.forward_backward_error(tracks, outputs["backward_flows"][0]))))
+  config = dataclasses.replace(model.objective_config, fb_gate=gate)
+  omega = float(_np(model.omega_at(0)))
+  terms = objective.network_objective(outputs, frames, labels, omega, "teacher", config,
+                                      label_weights=model.label_weights(labeled), guide=labels)
+  return gate, float(terms["L_d"]), float(terms["fb_kept"])
+
+
+def test_the_train_step_gates_the_pseudo_labels():
+  """A TensorFlow train step's teacher L_d and fb_kept are the objective's at the gate; the gate drops about half
+  of the points at the median error, so the step's L_d differs from the ungated one."""
+  import keras
+  batch = _gated_batch()
+  gate, l_d, kept = _oracle_gate_and_l_d(_gated_model(), batch)
+  assert 0.3 < kept < 0.7 and gate > 0.05, (gate, kept)
+  model = _gated_model()  # the same seed: the oracle's weights
+  model.objective_config = dataclasses.replace(model.objective_config, fb_gate=gate)
+  model.compile(keras.optimizers.Adam(1e-3))
+  logs = model.train_step(batch)
+  assert float(_np(logs["teacher/L_d"])) == pytest.approx(l_d, rel=1e-4)
+  assert float(_np(logs["teacher/fb_kept"])) == pytest.approx(kept)
+
+
+JAX_STEP = """
+import dataclasses
+import numpy as np
+import keras
+assert keras.backend.backend() == "jax"
+import test_fb_gate as t
+from tsal_tf import train_step_jax
+batch = t._gated_batch()
+gate, l_d, kept = t._oracle_gate_and_l_d(t._gated_model(), batch)
+model = t._gated_model()
+model.objective_config = dataclasses.replace(model.objective_config, fb_gate=gate)
+model.compile(keras.optimizers.Adam(1e-3))
+model.optimizer.build(model.trainable_variables)
+state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
+         [v.value for v in model.optimizer.variables], [])
+logs, _ = train_step_jax.train_step(model, state, batch)
+np.testing.assert_allclose(float(logs["teacher/L_d"]), l_d, rtol=1e-4)
+np.testing.assert_allclose(float(logs["teacher/fb_kept"]), kept)
+print("ok")
+"""
+
+
+def test_the_jax_step_gates_the_pseudo_labels():
+  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
+  env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+  result = subprocess.run([sys.executable, "-c", JAX_STEP], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=300)
+  assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout + result.stderr
