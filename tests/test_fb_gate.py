@@ -205,3 +205,32 @@ def test_the_jax_step_gates_the_pseudo_labels():
   result = subprocess.run([sys.executable, "-c", JAX_STEP], capture_output=True, text=True, env=env, cwd=ROOT,
                           timeout=300)
   assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout + result.stderr
+
+
+def test_gate_table_hand_computed():
+  sys.path.insert(0, ROOT)
+  from benchmarks import fb_gate
+  fb_errors, track_errors = np.array([0.1, 0.6, 2.0]), np.array([0.01, 0.03, 0.05])
+  rows = fb_gate.gate_table(fb_errors, track_errors, [0.5, 5.0])
+  np.testing.assert_allclose(rows[0], (0.5, 100 / 3, 1.0, 4.0))
+  assert rows[1][:3] == (5.0, 100.0, pytest.approx(3.0)) and np.isnan(rows[1][3])
+
+
+def test_benchmark_point_errors_average_to_the_tracking_nme(tmp_path):
+  """benchmarks/fb_gate.py on 4 real test faces: the mean of its tracking errors is evaluate's tracking NME, and
+  its forward-backward errors are those of the objective's check."""
+  sys.path.insert(0, ROOT)
+  from benchmarks import fb_gate
+  from conftest import data_path
+  from tsal_tf import evaluation
+  model = _gated_model()
+  data = evaluation.evaluation_data([data_path("300w_helen_test")], 32, 3, 68, limit=4)
+  fb_errors, track_errors = fb_gate.point_errors(model.student, data.frames, data.tracks)
+  summary, _ = evaluation.evaluate_tracking(model.student, data.frames, data.tracks)
+  assert track_errors.shape == fb_errors.shape == (4, 2, 68)
+  assert float(track_errors.mean()) == pytest.approx(summary["nme"], rel=1e-5)
+  outputs = model.student(ops.convert_to_tensor(data.frames.astype(np.float32) / 255.0), backward_flows=True)
+  start = decoders.to_heatmap_coords(data.tracks[:, 0].astype(np.float32), 2)
+  expected = decoders.forward_backward_error(decoders.track(outputs["flows"][0], start), outputs["backward_flows"][0])
+  np.testing.assert_allclose(fb_errors, _np(expected), rtol=1e-5, atol=1e-5)
+  assert fb_errors.max() > 0.05  # the perturbed motion field moves: the check has something to measure

@@ -4,6 +4,7 @@ Predictions are made in heatmap coordinates and mapped to crop pixels; NME is sc
 errors give the same NME as source-image errors (the crop is a similarity transform).
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -153,37 +154,43 @@ def per_category(errors, video_ids, threshold=0.08):
   return {str(c): metrics.summarize(np.asarray(errors)[categories == c], threshold) for c in sorted(set(categories))}
 
 
-def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, clip_length=0, limit=0,
-                 eval_data="images", checkpoint=None, flip_test=False):
-  """Metrics dict {role: {source: summary}} (plus per-video tables for 300VW) and per-face errors.
+@dataclasses.dataclass
+class EvaluationData:
+  """What `evaluate_run` measures on: clips (frames uint8 [M, K, S, S, 3], tracks [M, K, N, 2] crop pixels),
+  single faces (images [F, S, S, 3], truth [F, N, 2]: the 300W crops, or frame 0 of each video clip), each
+  face's folder name (`subsets`, 300W folders) or each clip's video (`video_ids`, 300VW), None otherwise."""
+  frames: np.ndarray
+  tracks: np.ndarray
+  images: np.ndarray
+  truth: np.ndarray
+  subsets: list = None
+  video_ids: list = None
 
-  `data_dir` is one folder or a list of 300W-style folders (evaluated together; with several, each folder's
-  p_M / p_C / fused summary is under results[role]["per_subset"][folder name]). flip_test: see predict_images.
-  """
+
+def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images", limit=0):
+  """EvaluationData of 300W-style folders (`data_dir`: one or a list; eval_data "images": every face and its
+  still clip of `clip_length` frames) or a 300VW root ("300vw": every clip of annotated frames), at most `limit`
+  faces or clips (0: all). Refuses faces of another landmark count than `num_points`."""
   from tsal_tf.data import formats, schemes, sources
-  teacher, student, run_flags = runs.load_networks(run_dir, checkpoint)
-  size = teacher.config.input_size
-  k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
-  subsets = None
+  subsets = video_ids = None
   if eval_data == "images":
     samples, subsets = formats.load_pts_folders([data_dir] if isinstance(data_dir, str) else data_dir)
     samples, subsets = (samples[:limit], subsets[:limit]) if limit else (samples, subsets)
     scheme = sources.scheme_of(samples)
-    if scheme.num_points != teacher.config.num_points:
-      raise ValueError(f"{data_dir}: {scheme.num_points}-point faces, the model predicts {teacher.config.num_points}")
+    if scheme.num_points != num_points:
+      raise ValueError(f"{data_dir}: {scheme.num_points}-point faces, the model predicts {num_points}")
     image_source = sources.ImageSource(samples, size, scheme)
-    clip_source = sources.StillClipSource(samples, size, k, scheme)
-    video_ids = None
+    clip_source = sources.StillClipSource(samples, size, clip_length, scheme)
   else:
     videos = formats.load_300vw(data_dir)
-    clip_source = sources.VideoClipSource(videos, size, k, schemes.IBUG68, label_stride=1)
+    clip_source = sources.VideoClipSource(videos, size, clip_length, schemes.IBUG68, label_stride=1)
     image_source = None
     video_ids = [clip_source.starts[i][0] for i in range(len(clip_source))]
     if limit:
       video_ids = video_ids[:limit]
   count = len(video_ids) if video_ids is not None else len(image_source)
   if count == 0:
-    raise ValueError(f"{data_dir}: no evaluation clips of {k} annotated frames (try --eval_clip_length=2)")
+    raise ValueError(f"{data_dir}: no evaluation clips of {clip_length} annotated frames (try --eval_clip_length=2)")
   clips = [clip_source.example(i) for i in range(count)]
   frames = np.stack([c["frames"] for c in clips])
   tracks = np.stack([c["landmarks"] for c in clips])
@@ -192,6 +199,22 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
     images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
   else:
     images, truth = frames[:, 0], tracks[:, 0]
+  return EvaluationData(frames, tracks, images, truth, subsets, video_ids)
+
+
+def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, clip_length=0, limit=0,
+                 eval_data="images", checkpoint=None, flip_test=False):
+  """Metrics dict {role: {source: summary}} (plus per-video tables for 300VW) and per-face errors.
+
+  `data_dir` is one folder or a list of 300W-style folders (evaluated together; with several, each folder's
+  p_M / p_C / fused summary is under results[role]["per_subset"][folder name]). flip_test: see predict_images.
+  """
+  teacher, student, run_flags = runs.load_networks(run_dir, checkpoint)
+  size = teacher.config.input_size
+  k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
+  data = evaluation_data(data_dir, size, k, teacher.config.num_points, eval_data, limit)
+  frames, tracks, images, truth, subsets, video_ids = (data.frames, data.tracks, data.images, data.truth,
+                                                       data.subsets, data.video_ids)
   results, curves = {}, {}
   gamma = float(run_flags.get("gamma", 0.8))
   for role, net in runs.evaluated_roles(run_flags, teacher, student).items():
