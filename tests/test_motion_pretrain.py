@@ -72,9 +72,17 @@ def test_zero_motion_tracking_is_the_nme_of_frame_zero_copied():
 
 @pytest.mark.slow
 def test_train_pretrains_the_motion_field_of_a_new_run_only(tmp_path):
-  first = runners.train(tmp_path / "run", "--epochs=1", "--motion_pretrain_steps=4")
+  # --epochs=0: the pre-trained networks are the run's checkpoint at step 0 (a start for --init_from).
+  first = runners.train(tmp_path / "run", "--epochs=0", "--motion_pretrain_steps=4")
   assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
   assert "motion pre-training: 4 steps" in first.stdout and "motion pre-training: step 4," in first.stdout
+  from tsal_tf import checkpoints
+  saved = {group: dict(checkpoints.load_group(str(tmp_path / "run" / "checkpoints" / "ckpt-0.npz"), group))
+           for group in ("student", "teacher")}
+  # The flow heads' kernels start at exactly zero (model/motion.py): pre-trained, they are not, in both networks.
+  heads = [name for name in saved["student"] if name.startswith("flow") and name.endswith("kernel")]
+  assert len(heads) == 2 and all(np.any(saved["student"][n] != 0) for n in heads)
+  assert all(np.array_equal(saved["student"][n], saved["teacher"][n]) for n in heads)
   resumed = runners.train(tmp_path / "run", "--epochs=2", "--motion_pretrain_steps=4", "--resume")
   assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
   assert "resumed from" in resumed.stdout and "motion pre-training" not in resumed.stdout

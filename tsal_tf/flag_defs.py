@@ -114,7 +114,8 @@ flags.DEFINE_float("fb_gate", 0.0, "Forward-backward gate of the tracked pseudo-
 
 # Optimisation.
 flags.DEFINE_integer("batch_size", 8, "Clips per step (global, across replicas).")
-flags.DEFINE_integer("epochs", 140, "Epochs (also the end of the omega decay period).")
+flags.DEFINE_integer("epochs", 140, "Epochs (also the end of the omega decay period); 0 = no training steps, e.g. "
+                     "to save a model whose motion field --motion_pretrain_steps fitted, for --init_from.", lower_bound=0)
 flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch (0 = one pass over the training clips).")
 flags.DEFINE_float("learning_rate", 1.25e-4, "Adam (peak) learning rate.")
 flags.DEFINE_enum("lr_schedule", "step", LR_SCHEDULES,

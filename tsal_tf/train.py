@@ -166,6 +166,10 @@ def run():
     remaining = steps_per_epoch - into_epoch
     model.fit(make_batches(data, done, remaining), epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=remaining,
               callbacks=callback_list, verbose=0, shuffle=False)
+  if total == 0 and not resumed:
+    # A run of no steps (e.g. --motion_pretrain_steps alone) keeps its networks as they are, so that other runs
+    # can start from them (--init_from).
+    manager.save(0)
   after = validation.final()
   summary = {"step": step(), "planned_steps": total, "train_seconds": clock.seconds(), "backend": backend,
              "before": before, "after": after}
