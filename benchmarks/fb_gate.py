@@ -72,8 +72,10 @@ def main():
   data = evaluation.evaluation_data(data_dir, net.config.input_size, args.clip_length, net.config.num_points,
                                     args.eval_data, args.limit)
   fb_errors, track_errors = point_errors(net, data.frames, data.tracks, args.normalizer)
+  no_motion = evaluation.zero_motion_tracking(data.tracks, args.normalizer)[0]["nme"]
   print(f"{args.run_dir} ({role}): {len(data.frames)} clips of {args.clip_length} frames, "
-        f"{track_errors.size} tracked points; tracking NME {100 * track_errors.mean():.2f}% ({args.normalizer}); "
+        f"{track_errors.size} tracked points; tracking NME {100 * track_errors.mean():.2f}% ({args.normalizer}; "
+        f"no motion {100 * no_motion:.2f}%); "
         f"forward-backward error median {np.median(fb_errors):.3f}, 90th percentile "
         f"{np.percentile(fb_errors, 90):.3f} heatmap px")
   print("\n| --fb_gate (heatmap px) | points kept | tracking error, kept | tracking error, dropped |")
