@@ -23,25 +23,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 
-def point_errors(net, frames, tracks, normalizer="inter_pupil", batch_size=8):
+def point_errors(net, frames, tracks, normalizer="inter_pupil"):
   """(forward-backward errors, tracking errors), each [M, K-1, N], of `net` tracking the first frame's points
-  tracks[:, 0] (crop pixels) through clips frames uint8 [M, K, S, S, 3]; tracking errors as fractions of the
-  normalizer distance of each frame's ground truth tracks[:, 1:]."""
-  from keras import ops
-  from tsal_tf import metrics
-  from tsal_tf.model import decoders
-  stride = net.config.heatmap_stride
-  backward, tracked = [], []
-  for i in range(0, len(frames), batch_size):
-    outputs = net(ops.convert_to_tensor(np.asarray(frames[i:i + batch_size], np.float32) / 255.0),
-                  backward_flows=True)
-    start = decoders.to_heatmap_coords(np.asarray(tracks[i:i + batch_size, 0], np.float32), stride)
-    track = decoders.track(outputs["flows"][0], ops.convert_to_tensor(start))
-    backward.append(ops.convert_to_numpy(decoders.forward_backward_error(track, outputs["backward_flows"][0])))
-    tracked.append(decoders.to_crop_coords(ops.convert_to_numpy(track), stride)[:, 1:])
+  tracks[:, 0] (crop pixels) through clips frames uint8 [M, K, S, S, 3] (`evaluation.track_clips`); tracking
+  errors as fractions of the normalizer distance of each frame's ground truth tracks[:, 1:]."""
+  from tsal_tf import evaluation, metrics
+  tracked, fb_errors = evaluation.track_clips(net, frames, tracks[:, 0], fb_errors=True)
   truth = np.asarray(tracks[:, 1:], np.float64)
   distance = metrics.normalizer_distance(truth, normalizer)[..., None]
-  return np.concatenate(backward), np.linalg.norm(np.concatenate(tracked) - truth, axis=-1) / distance
+  return fb_errors, np.linalg.norm(tracked[:, 1:] - truth, axis=-1) / distance
 
 
 def gate_table(fb_errors, track_errors, gates):

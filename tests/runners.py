@@ -1,5 +1,6 @@
 """How the tests start the project's programs: the repository root, the smoke config and `tsal_tf.train` in a
-process of its own (under either Keras backend, or under JAX with TensorFlow hidden, as on the GPU machine)."""
+process of its own (under either Keras backend, or under JAX with TensorFlow hidden, as on the GPU machine), and
+test code under JAX."""
 
 import os
 import subprocess
@@ -39,3 +40,13 @@ def train_without_tensorflow(run_dir, *extra):
   env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
   return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, f"--flagfile={SMOKE}", f"--run_dir={run_dir}",
                          *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def run_jax_snippet(code, cwd=ROOT, timeout=600):
+  """Run Python `code` in `cwd` under KERAS_BACKEND=jax on the CPU, with the repository and tests/ importable (test
+  modules share their oracles with it); its CompletedProcess."""
+  tests = os.path.join(ROOT, "tests")
+  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
+             PYTHONPATH=os.pathsep.join([ROOT, tests]))
+  return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
+                        timeout=timeout)

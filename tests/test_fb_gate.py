@@ -1,8 +1,6 @@
 """The forward-backward gate of the tracked pseudo-labels (--fb_gate): the check, the masked loss, both steps."""
 
 import dataclasses
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +13,7 @@ from tsal_tf.model import decoders
 from tsal_tf.model.config import NetworkConfig
 from tsal_tf.objective import ObjectiveConfig
 
+import runners
 from runners import ROOT
 
 
@@ -39,6 +38,24 @@ def test_forward_backward_error_is_the_round_trip_distance():
   errors = _np(decoders.forward_backward_error(tracks, backward))
   np.testing.assert_allclose(errors[0], 0.0, atol=1e-5)
   np.testing.assert_allclose(errors[1], [[0.5, 0.5], [1.0, 1.0]], atol=1e-5)
+
+
+def test_forward_backward_error_chains_the_backward_flows_from_the_last_frame():
+  # Frame pair 0 moves everything by (+1, 0); pair 1 moves the right part (x >= 9) down by 2 and nothing else;
+  # the backward fields undo each pair exactly. Point A (8, 3) goes to (9, 3), then (9, 5); point B (3, 4) to
+  # (4, 4) and stays. Chained from the last frame back, both return exactly; chained in the wrong order, or read
+  # at the start instead of where the point is, A would not.
+  size = 16
+  forward = np.zeros((1, 2, size, size, 2), np.float32)
+  backward = np.zeros_like(forward)
+  forward[:, 0, ..., 0], backward[:, 0, ..., 0] = 1.0, -1.0
+  forward[:, 1, :, 9:, 1], backward[:, 1, :, 9:, 1] = 2.0, -2.0
+  start = np.array([[[8.0, 3.0], [3.0, 4.0]]], np.float32)
+  tracks = decoders.track(forward, start)
+  np.testing.assert_allclose(_np(tracks)[0, 2], [[9.0, 5.0], [4.0, 4.0]], atol=1e-5)
+  np.testing.assert_allclose(_np(decoders.forward_backward_error(tracks, backward)), 0.0, atol=1e-5)
+  swapped = np.ascontiguousarray(backward[:, ::-1])  # frame 2's points through entry 0 first
+  np.testing.assert_allclose(_np(decoders.forward_backward_error(tracks, swapped))[0, 1], [2.0, 0.0], atol=1e-5)
 
 
 def _weighted_softmax_oracle(logits, points, weights, sigma, integral_weight):
@@ -149,32 +166,39 @@ def test_backward_flows_are_the_motion_field_of_the_reversed_pairs():
   assert "backward_flows" not in model.student(frames[:, :1], backward_flows=True)  # single frames: no motion
 
 
-def _oracle_gate_and_l_d(model, batch):
-  """(median forward-backward error of the teacher's tracks, its L_d at that gate) from the model's weights."""
+def _oracle_gates(model, batch):
+  """(gate, {role: (L_d at the gate, kept share, L_d without the gate)}) from the model's weights before a step;
+  the gate is the median forward-backward error of the teacher's tracks, so that it drops about half of them."""
   frames, labels, labeled = model.inputs_of(batch)
-  outputs = model.teacher(frames, training=True, backward_flows=True)
-  tracks = decoders.track(outputs["flows"][0], labels)
-  gate = float(np.median(_np(decoders.forward_backward_error(tracks, outputs["backward_flows"][0]))))
-  config = dataclasses.replace(model.objective_config, fb_gate=gate)
+  outputs = {role: net(frames, training=True, backward_flows=True) for role, net in model.roles()}
+  tracks = decoders.track(outputs["teacher"]["flows"][0], labels)
+  gate = float(np.median(_np(decoders.forward_backward_error(tracks, outputs["teacher"]["backward_flows"][0]))))
   omega = float(_np(model.omega_at(0)))
-  terms = objective.network_objective(outputs, frames, labels, omega, "teacher", config,
-                                      label_weights=model.label_weights(labeled), guide=labels)
-  return gate, float(terms["L_d"]), float(terms["fb_kept"])
+  expected = {}
+  for role, _ in model.roles():
+    terms = [objective.network_objective(outputs[role], frames, labels, omega, role,
+                                         dataclasses.replace(model.objective_config, fb_gate=g),
+                                         label_weights=model.label_weights(labeled), guide=labels)
+             for g in (gate, 0.0)]
+    expected[role] = (float(terms[0]["L_d"]), float(terms[0]["fb_kept"]), float(terms[1]["L_d"]))
+  return gate, expected
 
 
 def test_the_train_step_gates_the_pseudo_labels():
-  """A TensorFlow train step's teacher L_d and fb_kept are the objective's at the gate; the gate drops about half
-  of the points at the median error, so the step's L_d differs from the ungated one."""
+  """A TensorFlow train step's L_d and fb_kept of each network are the objective's at the gate, each network
+  checking its own tracks; at the teacher's median error the gate drops about half of its points."""
   import keras
   batch = _gated_batch()
-  gate, l_d, kept = _oracle_gate_and_l_d(_gated_model(), batch)
-  assert 0.3 < kept < 0.7 and gate > 0.05, (gate, kept)
+  gate, expected = _oracle_gates(_gated_model(), batch)
+  assert 0.3 < expected["teacher"][1] < 0.7 and gate > 0.05, (gate, expected)
   model = _gated_model()  # the same seed: the oracle's weights
   model.objective_config = dataclasses.replace(model.objective_config, fb_gate=gate)
   model.compile(keras.optimizers.Adam(1e-3))
   logs = model.train_step(batch)
-  assert float(_np(logs["teacher/L_d"])) == pytest.approx(l_d, rel=1e-4)
-  assert float(_np(logs["teacher/fb_kept"])) == pytest.approx(kept)
+  for role, (l_d, kept, ungated) in expected.items():
+    assert float(_np(logs[f"{role}/L_d"])) == pytest.approx(l_d, rel=1e-4)
+    assert float(_np(logs[f"{role}/fb_kept"])) == pytest.approx(kept)
+    assert abs(l_d - ungated) > 1e-3 * ungated, (role, l_d, ungated)
 
 
 JAX_STEP = """
@@ -185,7 +209,7 @@ assert keras.backend.backend() == "jax"
 import test_fb_gate as t
 from tsal_tf import train_step_jax
 batch = t._gated_batch()
-gate, l_d, kept = t._oracle_gate_and_l_d(t._gated_model(), batch)
+gate, expected = t._oracle_gates(t._gated_model(), batch)
 model = t._gated_model()
 model.objective_config = dataclasses.replace(model.objective_config, fb_gate=gate)
 model.compile(keras.optimizers.Adam(1e-3))
@@ -193,17 +217,16 @@ model.optimizer.build(model.trainable_variables)
 state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
          [v.value for v in model.optimizer.variables], [])
 logs, _ = train_step_jax.train_step(model, state, batch)
-np.testing.assert_allclose(float(logs["teacher/L_d"]), l_d, rtol=1e-4)
-np.testing.assert_allclose(float(logs["teacher/fb_kept"]), kept)
+for role, (l_d, kept, _) in expected.items():
+  np.testing.assert_allclose(float(logs[role + "/L_d"]), l_d, rtol=1e-4)
+  np.testing.assert_allclose(float(logs[role + "/fb_kept"]), kept)
 print("ok")
 """
 
 
 def test_the_jax_step_gates_the_pseudo_labels():
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
-  result = subprocess.run([sys.executable, "-c", JAX_STEP], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=300)
+  result = runners.run_jax_snippet(JAX_STEP)
   assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout + result.stderr
 
 
@@ -230,7 +253,7 @@ def test_benchmark_point_errors_average_to_the_tracking_nme(tmp_path):
   assert track_errors.shape == fb_errors.shape == (4, 2, 68)
   assert float(track_errors.mean()) == pytest.approx(summary["nme"], rel=1e-5)
   outputs = model.student(ops.convert_to_tensor(data.frames.astype(np.float32) / 255.0), backward_flows=True)
-  start = decoders.to_heatmap_coords(data.tracks[:, 0].astype(np.float32), 2)
+  start = decoders.to_heatmap_coords(data.tracks[:, 0].astype(np.float32), model.net_config.heatmap_stride)
   expected = decoders.forward_backward_error(decoders.track(outputs["flows"][0], start), outputs["backward_flows"][0])
   np.testing.assert_allclose(fb_errors, _np(expected), rtol=1e-5, atol=1e-5)
   assert fb_errors.max() > 0.05  # the perturbed motion field moves: the check has something to measure

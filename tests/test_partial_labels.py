@@ -16,6 +16,7 @@ from tsal_tf.model.config import NetworkConfig
 from tsal_tf.objective import ObjectiveConfig
 from tsal_tf.teacher_student import TeacherStudent
 
+import runners
 from runners import ROOT
 DATA = os.path.join(ROOT, "..", "shared", "data")
 
@@ -337,11 +338,6 @@ print("ok")
 
 
 def test_the_jax_step_reads_the_guiding_networks_heatmaps_from_its_state():
-  import subprocess
-  import sys
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
-             PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
-  result = subprocess.run([sys.executable, "-c", JAX_GUIDE], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+  result = runners.run_jax_snippet(JAX_GUIDE)
   assert result.returncode == 0 and result.stdout.split()[-1] == "ok", result.stderr[-3000:]

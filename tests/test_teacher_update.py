@@ -12,6 +12,7 @@ import tensorflow as tf
 from tsal_tf import teacher_update
 from tsal_tf.teacher_update import StudentWeightQueue, functional_update
 
+import runners
 from runners import ROOT
 
 
@@ -160,14 +161,10 @@ def test_training_applies_eq8_to_every_teacher_weight_batchnorm_statistics_inclu
 def test_training_applies_eq8_under_jax():
   """The same check in the JAX train step (a subprocess under KERAS_BACKEND=jax)."""
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  tests = os.path.dirname(os.path.abspath(__file__))
-  env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
-             PYTHONPATH=os.pathsep.join([os.path.dirname(tests), tests]))
   # Both cases: TSAL's trained teacher, and the averaged single model (eq. 8 with asynchronous learning off).
   code = ("import test_teacher_update as t; t.check_eq8_in_one_fit_step(); "
           "t.check_eq8_in_one_fit_step(average_student=True); print('eq8 ok')")
-  result = subprocess.run([sys.executable, "-c", code], cwd=tests, env=env, capture_output=True, text=True,
-                          timeout=600)
+  result = runners.run_jax_snippet(code, cwd=os.path.dirname(os.path.abspath(__file__)))
   assert result.returncode == 0 and "eq8 ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
 
 

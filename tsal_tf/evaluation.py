@@ -85,16 +85,24 @@ def face_metrics(predictions, landmarks, subsets, normalizers=("inter_pupil", "i
   return report
 
 
-def track_clips(net, frames, start_points, batch_size=8):
-  """Track frame-0 points through clips: frames uint8 [M, K, S, S, 3], start [M, N, 2] crop px -> [M, K, N, 2]."""
+def track_clips(net, frames, start_points, batch_size=8, fb_errors=False):
+  """Track frame-0 points through clips: frames uint8 [M, K, S, S, 3], start [M, N, 2] crop px -> [M, K, N, 2].
+
+  With `fb_errors`, (tracks, errors [M, K-1, N]): each tracked point's forward-backward error in heatmap pixels
+  (`decoders.forward_backward_error`, what `train --fb_gate` compares with its gate).
+  """
   stride = net.config.heatmap_stride
-  tracks = []
+  tracks, errors = [], []
   for i in range(0, len(frames), batch_size):
-    outputs = net(ops.convert_to_tensor(np.asarray(frames[i:i + batch_size], np.float32) / 255.0))
+    outputs = net(ops.convert_to_tensor(np.asarray(frames[i:i + batch_size], np.float32) / 255.0),
+                  backward_flows=fb_errors)
     start = ops.convert_to_tensor(decoders.to_heatmap_coords(np.asarray(start_points[i:i + batch_size], np.float32),
                                                              stride))
-    tracks.append(decoders.to_crop_coords(ops.convert_to_numpy(decoders.track(outputs["flows"][0], start)), stride))
-  return np.concatenate(tracks)
+    track = decoders.track(outputs["flows"][0], start)
+    tracks.append(decoders.to_crop_coords(ops.convert_to_numpy(track), stride))
+    if fb_errors:
+      errors.append(ops.convert_to_numpy(decoders.forward_backward_error(track, outputs["backward_flows"][0])))
+  return (np.concatenate(tracks), np.concatenate(errors)) if fb_errors else np.concatenate(tracks)
 
 
 def evaluate_images(net, images, landmarks, normalizer="inter_pupil", gamma=0.8):
@@ -213,21 +221,20 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   size = teacher.config.input_size
   k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
   data = evaluation_data(data_dir, size, k, teacher.config.num_points, eval_data, limit)
-  frames, tracks, images, truth, subsets, video_ids = (data.frames, data.tracks, data.images, data.truth,
-                                                       data.subsets, data.video_ids)
+  frames, tracks, subsets, video_ids = data.frames, data.tracks, data.subsets, data.video_ids
   results, curves = {}, {}
   gamma = float(run_flags.get("gamma", 0.8))
   for role, net in runs.evaluated_roles(run_flags, teacher, student).items():
     errors = {}
-    predictions = predict_images(net, images, gamma, flip_test=flip_test,
+    predictions = predict_images(net, data.images, gamma, flip_test=flip_test,
                                  mirror_shift=run_mirror_shift(run_flags, size))
     for source in ("p_M", "p_C", "fused"):
-      errors[source] = metrics.per_face_nme(predictions[source], truth, normalizer)
+      errors[source] = metrics.per_face_nme(predictions[source], data.truth, normalizer)
     tracked = track_clips(net, frames, tracks[:, 0])
     _, errors["tracking"] = evaluate_tracking(net, frames, tracks, normalizer, tracked)
     results[role] = {source: metrics.summarize(e, threshold) for source, e in errors.items()}
     if subsets is not None and len(set(subsets)) > 1:
-      per_subset = face_metrics(predictions, truth, subsets, (normalizer,), threshold)
+      per_subset = face_metrics(predictions, data.truth, subsets, (normalizer,), threshold)
       results[role]["per_subset"] = {name: report[normalizer] for name, report in per_subset.items()
                                      if name != "all"}
     for source, value in clip_jitter(net, frames, tracks, tracked, normalizer, gamma).items():

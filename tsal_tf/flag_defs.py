@@ -110,7 +110,9 @@ flags.DEFINE_float("sic_weight", 10.0, "Weight of L_I.")
 flags.DEFINE_float("mfds_weight", 0.01, "Weight of L_D (heatmap pixels squared).")
 flags.DEFINE_float("pseudo_weight", 1.0, "Weight of the pseudo-label losses L_d (eq. 4/5), the same loss as l_M.")
 flags.DEFINE_float("fb_gate", 0.0, "Forward-backward gate of the tracked pseudo-labels (SBR): a point trains L_d only "
-                   "when tracking it back to frame 0 lands within this many heatmap pixels of its start; 0 = off.")
+                   "when tracking it back to frame 0 lands within this many heatmap pixels of its start; 0 = off. "
+                   "It checks that the motion field agrees with itself, not that it moves: an untrained, all-zero "
+                   "field passes every point.", lower_bound=0.0)
 
 # Optimisation.
 flags.DEFINE_integer("batch_size", 8, "Clips per step (global, across replicas).")

@@ -77,8 +77,6 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
     self.async_learning, self.partial_labels = async_learning, partial_labels
     self.guide_flip_test, self.mirror_shift = guide_flip_test, mirror_shift
-    # The forward-backward gate reads each network's motion field on the reversed frame pairs too.
-    self.backward_flows = objective_config.fb_gate > 0
     # Eq. 8 runs after every step: on the trained teacher (asynchronous learning) or on an untrained one
     # (the same rule, read from a run's flags: runs.has_teacher).
     self.has_teacher = async_learning or average_student
@@ -94,6 +92,11 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
 
   def call(self, frames, training=False):
     return self.teacher(frames, training=training)
+
+  @property
+  def backward_flows(self):
+    """Whether the train step asks each network for its backward flows: the forward-backward gate reads them."""
+    return self.objective_config.fb_gate > 0
 
   def evaluated_network(self):
     """The network a user gets: the teacher when eq. 8 runs (`has_teacher`), otherwise the single model."""

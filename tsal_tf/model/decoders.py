@@ -8,6 +8,8 @@
 * p_C (CLOR): integer peak c of the face-centre heatmap plus the offsets regressed at c:
       p_C = c + offset_scale * O[c].
 * tracking phi(V, g): start at g (frame 0) and chain bilinear flow samples, g_{t+1} = g_t + V_t(g_t).
+* forward-backward check (SBR): chain the backward flows from a tracked point of frame k to frame 0 and measure
+  how far it lands from g.
 * fusion: p = gamma * p_M + (1 - gamma) * p_C  (paper: gamma = 0.8).
 
 Crop pixels u and heatmap coordinates v relate by the pixel-centre rule v = (u + 0.5) / stride - 0.5.

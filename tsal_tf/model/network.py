@@ -12,9 +12,9 @@ class TSALNetwork(keras.Model):
 
   Returns:
     heatmaps [B, K, h, w, N], centre [B, K, h, w, 1] (logits), offsets [B, K, h, w, 2N], and
-    flows: a list over scales (finest first) of [B, K-1, h_s, w_s, 2] (empty when K = 1); with
-    `backward_flows=True` (and K > 1) also backward_flows, the same for the reversed pairs (t + 1, t), which the
-    forward-backward gate of the pseudo-labels reads (objective.network_objective).
+    flows: a list over scales (finest first) of [B, K-1, h_s, w_s, 2] (empty when K = 1); called with
+    `backward_flows=True` (and K > 1) also backward_flows, the same for the reversed pairs (t + 1, t): entry t
+    moves frame t+1's points to frame t (the forward-backward gate of objective.network_objective).
   """
 
   def __init__(self, config, **kwargs):
@@ -28,9 +28,16 @@ class TSALNetwork(keras.Model):
     size = self.config.input_size
     per_frame = self.landmark_net(ops.reshape(frames, (-1, size, size, 3)), training=training)
     outputs = {k: ops.reshape(v, (batch, num_frames) + tuple(v.shape[1:])) for k, v in per_frame.items()}
-    outputs["flows"] = clip_flows(self.motion_net, frames, training) if num_frames > 1 else []
-    if backward_flows and num_frames > 1:
-      outputs["backward_flows"] = clip_flows(self.motion_net, frames, training, backward=True)
+    if num_frames == 1:
+      outputs["flows"] = []
+    elif backward_flows:
+      # One motion-net pass over the clips and the clips reversed in time (the MFE keeps no batch statistics):
+      # the reversed clip's flow t moves frame K-1-t's points to frame K-2-t, the backward flow K-2-t.
+      both = clip_flows(self.motion_net, ops.concatenate([frames, ops.flip(frames, axis=1)], axis=0), training)
+      outputs["flows"] = [flow[:batch] for flow in both]
+      outputs["backward_flows"] = [ops.flip(flow[batch:], axis=1) for flow in both]
+    else:
+      outputs["flows"] = clip_flows(self.motion_net, frames, training)
     return outputs
 
   def detect(self, images):
@@ -38,13 +45,11 @@ class TSALNetwork(keras.Model):
     return self.landmark_net(images, training=False)
 
 
-def clip_flows(motion_net, frames, training=False, backward=False):
+def clip_flows(motion_net, frames, training=False):
   """The motion field between consecutive frames [B, K, S, S, 3] (K >= 2) of clips: a list over scales (finest
-  first) of [B, K-1, h_s, w_s, 2], from `motion_net` (motion.build_motion_network) on every pair (t, t+1), or
-  with `backward` on (t+1, t): entry t then moves frame t+1's points to frame t."""
+  first) of [B, K-1, h_s, w_s, 2], from `motion_net` (motion.build_motion_network) on every pair (t, t+1)."""
   batch, num_frames, size = ops.shape(frames)[0], frames.shape[1], frames.shape[2]
-  earlier, later = frames[:, :-1], frames[:, 1:]
-  pairs = ops.concatenate([later, earlier] if backward else [earlier, later], axis=-1)
+  pairs = ops.concatenate([frames[:, :-1], frames[:, 1:]], axis=-1)
   flows = motion_net(ops.reshape(pairs, (-1, size, size, 6)), training=training)
   return [ops.reshape(f, (batch, num_frames - 1) + tuple(f.shape[1:])) for f in flows]
 
