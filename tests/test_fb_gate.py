@@ -58,39 +58,6 @@ def test_forward_backward_error_chains_the_backward_flows_from_the_last_frame():
   np.testing.assert_allclose(_np(decoders.forward_backward_error(tracks, swapped))[0, 1], [2.0, 0.0], atol=1e-5)
 
 
-def _weighted_softmax_oracle(logits, points, weights, sigma, integral_weight):
-  """NumPy: each landmark's KL and integral L1 of losses.heatmap_softmax_loss weighted by `weights` [N], mean
-  over the landmarks (the dropped ones count as 0)."""
-  h, w, n = logits.shape
-  ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-  kl, l1 = 0.0, 0.0
-  for k in range(n):
-    z = logits[:, :, k].astype(np.float64)
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    q = np.exp(-((xs - points[k, 0]) ** 2 + (ys - points[k, 1]) ** 2) / (2 * sigma ** 2))
-    q /= q.sum()
-    kl += weights[k] * np.sum(q * (np.log(q + 1e-12) - np.log(p)))
-    l1 += weights[k] * (abs((p * xs).sum() - points[k, 0]) + abs((p * ys).sum() - points[k, 1]))
-  return kl / n + integral_weight * l1 / (2 * n)
-
-
-def test_point_weights_drop_landmarks_from_the_heatmap_losses():
-  rng = np.random.default_rng(0)
-  logits = rng.normal(size=(6, 7, 3)).astype(np.float32)
-  points = np.array([[1.5, 2.0], [5.2, 4.9], [3.0, 3.0]], np.float32)
-  keep = np.array([1.0, 0.0, 1.0], np.float32)
-  got = float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5, point_weights=keep[None]))
-  assert got == pytest.approx(_weighted_softmax_oracle(logits, points, keep, 1.2, 0.5), rel=1e-5)
-  assert float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5, point_weights=np.ones((1, 3),
-               np.float32))) == pytest.approx(float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5)))
-  # MSE: a dropped map's pixels add 0 to the mean over all pixels.
-  target = _np(losses.gaussian_heatmaps(points, 6, 7, 1.0))
-  expected = np.mean(np.square(logits - target) * keep)
-  assert float(losses.heatmap_mse(logits[None], target[None], point_weights=keep[None])) == pytest.approx(
-      expected, rel=1e-5)
-
-
 def _fake_outputs(backward_miss):
   """Objective inputs of 2 clips of 3 frames: constant forward flows, backward flows that miss by backward_miss."""
   rng = np.random.default_rng(1)

@@ -95,9 +95,11 @@ def test_pseudo_heatmap_loss_and_student_target():
   np.testing.assert_allclose(_np(losses.student_target(np.float32(10.0), np.float32(0.0), 0.6)), 6.0)
 
 
-def _numpy_softmax_loss(logits, points, sigma, integral_weight):
-  """NumPy oracle of losses.heatmap_softmax_loss for one map [h, w, N]."""
+def _numpy_softmax_loss(logits, points, sigma, integral_weight, point_weights=None):
+  """NumPy oracle of losses.heatmap_softmax_loss for one map [h, w, N] (`point_weights` [N]: each landmark's
+  terms weighted, the mean still over all N)."""
   h, w, n = logits.shape
+  point_weights = np.ones(n) if point_weights is None else point_weights
   ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
   total_kl, total_l1 = 0.0, 0.0
   for k in range(n):
@@ -107,8 +109,8 @@ def _numpy_softmax_loss(logits, points, sigma, integral_weight):
     cx, cy = np.clip(points[k, 0], 0, w - 1), np.clip(points[k, 1], 0, h - 1)
     q = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma ** 2))
     q /= q.sum()
-    total_kl += np.sum(q * (np.log(q + 1e-12) - np.log(p)))
-    total_l1 += abs((p * xs).sum() - points[k, 0]) + abs((p * ys).sum() - points[k, 1])
+    total_kl += point_weights[k] * np.sum(q * (np.log(q + 1e-12) - np.log(p)))
+    total_l1 += point_weights[k] * (abs((p * xs).sum() - points[k, 0]) + abs((p * ys).sum() - points[k, 1]))
   return total_kl / n + integral_weight * total_l1 / (2 * n)
 
 
@@ -118,6 +120,22 @@ def test_heatmap_softmax_loss_matches_numpy_oracle():
   points = np.array([[1.5, 2.0], [5.2, 4.9], [8.0, -1.0]], np.float32)  # the last one outside the map
   got = float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5))
   assert got == pytest.approx(_numpy_softmax_loss(logits, points, 1.2, 0.5), rel=1e-5)
+
+
+def test_point_weights_drop_landmarks_from_the_heatmap_losses():
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(6, 7, 3)).astype(np.float32)
+  points = np.array([[1.5, 2.0], [5.2, 4.9], [3.0, 3.0]], np.float32)
+  keep = np.array([1.0, 0.0, 1.0], np.float32)
+  got = float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5, point_weights=keep[None]))
+  assert got == pytest.approx(_numpy_softmax_loss(logits, points, 1.2, 0.5, keep), rel=1e-5)
+  assert float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5, point_weights=np.ones((1, 3),
+               np.float32))) == pytest.approx(float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5)))
+  # MSE: a dropped map's pixels add 0 to the mean over all pixels.
+  target = _np(losses.gaussian_heatmaps(points, 6, 7, 1.0))
+  expected = np.mean(np.square(logits - target) * keep)
+  assert float(losses.heatmap_mse(logits[None], target[None], point_weights=keep[None])) == pytest.approx(
+      expected, rel=1e-5)
 
 
 def test_heatmap_softmax_loss_is_zero_kl_at_the_target_and_soft_argmax_is_exact():
