@@ -221,7 +221,6 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   size = teacher.config.input_size
   k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
   data = evaluation_data(data_dir, size, k, teacher.config.num_points, eval_data, limit)
-  frames, tracks, subsets, video_ids = data.frames, data.tracks, data.subsets, data.video_ids
   results, curves = {}, {}
   gamma = float(run_flags.get("gamma", 0.8))
   for role, net in runs.evaluated_roles(run_flags, teacher, student).items():
@@ -230,22 +229,22 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
                                  mirror_shift=run_mirror_shift(run_flags, size))
     for source in ("p_M", "p_C", "fused"):
       errors[source] = metrics.per_face_nme(predictions[source], data.truth, normalizer)
-    tracked = track_clips(net, frames, tracks[:, 0])
-    _, errors["tracking"] = evaluate_tracking(net, frames, tracks, normalizer, tracked)
+    tracked = track_clips(net, data.frames, data.tracks[:, 0])
+    _, errors["tracking"] = evaluate_tracking(net, data.frames, data.tracks, normalizer, tracked)
     results[role] = {source: metrics.summarize(e, threshold) for source, e in errors.items()}
-    if subsets is not None and len(set(subsets)) > 1:
-      per_subset = face_metrics(predictions, data.truth, subsets, (normalizer,), threshold)
+    if data.subsets is not None and len(set(data.subsets)) > 1:
+      per_subset = face_metrics(predictions, data.truth, data.subsets, (normalizer,), threshold)
       results[role]["per_subset"] = {name: report[normalizer] for name, report in per_subset.items()
                                      if name != "all"}
-    for source, value in clip_jitter(net, frames, tracks, tracked, normalizer, gamma).items():
+    for source, value in clip_jitter(net, data.frames, data.tracks, tracked, normalizer, gamma).items():
       results[role][source]["jitter"] = value
-    if video_ids is not None:
-      results[role]["per_video"] = metrics.per_video(errors["fused"], video_ids, threshold)
-      results[role]["per_category"] = per_category(errors["fused"], video_ids, threshold)
+    if data.video_ids is not None:
+      results[role]["per_video"] = metrics.per_video(errors["fused"], data.video_ids, threshold)
+      results[role]["per_category"] = per_category(errors["fused"], data.video_ids, threshold)
     curves[f"{role} fused"] = errors["fused"]
     curves[f"{role} tracking"] = errors["tracking"]
   folders = [data_dir] if isinstance(data_dir, str) else list(data_dir)
   return {"normalizer": normalizer, "threshold": threshold, "gamma": gamma,
-          "zero_motion_tracking": zero_motion_tracking(tracks, normalizer, threshold)[0],
+          "zero_motion_tracking": zero_motion_tracking(data.tracks, normalizer, threshold)[0],
           "faces": int(len(next(iter(curves.values())))),
           "data_dir": [os.path.abspath(f) for f in folders], "results": results}, curves
