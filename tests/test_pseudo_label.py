@@ -1,0 +1,71 @@
+"""tsal_tf.tools.pseudo_label: a 300W folder whose .pts are a run's predictions, kept annotations untouched."""
+
+import os
+
+import numpy as np
+import pytest
+
+from tsal_tf import evaluation, metrics, runs
+from tsal_tf.data import formats, schemes, sources
+from tsal_tf.tools import pseudo_label
+
+from conftest import data_path
+
+
+class _Net:
+  class config:  # noqa: N801  (stands in for NetworkConfig)
+    input_size, num_points = 64, 68
+
+
+def test_crop_predictions_map_back_to_the_source_annotation(monkeypatch):
+  # A "network" that predicts every face's true crop landmarks must give back the .pts files' own points.
+  samples = formats.load_pts_folder(data_path("300w_lfpw_test"))[:5]
+  crops = sources.ImageSource(samples, 64, schemes.IBUG68)
+  truth = iter([crops.example(i)["landmarks"] for i in range(len(samples))])
+
+  def predict_images(net, images, gamma, flip_test, mirror_shift):
+    return {"fused": np.stack([next(truth) for _ in images])}
+
+  monkeypatch.setattr(evaluation, "predict_images", predict_images)
+  points = pseudo_label.predict_source_landmarks(_Net(), samples, 1.0, False, 0.0, batch_size=2)
+  np.testing.assert_allclose(points, np.stack([s.landmarks for s in samples]), atol=1e-3)
+
+
+def test_pts_text_reads_back():
+  points = np.array([[0.0, 1.5], [10.25, 3.0]], np.float32)
+  assert pseudo_label.pts_text(points).startswith("version: 1\nn_points: 2\n{\n1.000 2.500\n11.250 4.000\n}")
+
+
+@pytest.mark.slow
+def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tensorflow, common_set_sample, tmp_path):
+  run_dir, _ = smoke_run_tensorflow
+  folders = common_set_sample.split(",")
+  samples, subsets = formats.load_pts_folders(folders)
+  keep = tmp_path / "labeled.txt"
+  keep.write_text("".join(f"{samples[i].image_path}\n" for i in (0, 5, 20)))
+  out_dir = tmp_path / "pseudo"
+  nme, count = pseudo_label.pseudo_label(str(run_dir), folders, str(out_dir), str(keep), flip_test=False)
+
+  written = formats.load_pts_folder(str(out_dir))
+  by_name = {os.path.basename(s.image_path): s for s in written}
+  assert count == len(samples) - 3 and len(written) == len(samples)
+  teacher, _, run_flags = runs.load_networks(str(run_dir))
+  others = [s for i, s in enumerate(samples) if i not in (0, 5, 20)]
+  expected = pseudo_label.predict_source_landmarks(teacher, others, float(run_flags.get("gamma", 0.8)), False, 0.0)
+  for i, (sample, subset) in enumerate(zip(samples, subsets)):
+    copy = by_name[f"{subset}_{os.path.basename(sample.image_path)}"]
+    assert os.path.realpath(copy.image_path) == os.path.realpath(sample.image_path)
+    if i in (0, 5, 20):
+      np.testing.assert_allclose(copy.landmarks, sample.landmarks, atol=1e-3)
+    else:
+      np.testing.assert_allclose(copy.landmarks, expected[others.index(sample)], atol=1e-3)
+      assert not np.allclose(copy.landmarks, sample.landmarks, atol=1.0)  # a 32-px smoke model is far off
+  truth = np.stack([s.landmarks for s in others])
+  assert nme == pytest.approx(metrics.per_face_nme(expected, truth).mean(), rel=1e-5)
+
+  with pytest.raises(SystemExit, match="exists"):
+    pseudo_label.pseudo_label(str(run_dir), folders, str(out_dir), str(keep))
+  keep.write_text(f"{samples[0].image_path}\n/nowhere/face.jpg\n")
+  with pytest.raises(SystemExit, match="1 of its 2 images are not faces"):
+    pseudo_label.pseudo_label(str(run_dir), folders, str(tmp_path / "other"), str(keep))
+  assert not (tmp_path / "other").exists()

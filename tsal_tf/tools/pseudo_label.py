@@ -1,0 +1,116 @@
+"""Label 300W-style faces with a trained run: a folder whose `.pts` are the run's predictions (self-training).
+
+    python -m tsal_tf.tools.pseudo_label --run_dir=runs/ss20/burn_in_f0.1 \
+        --data_dir=../shared/data/300w_helen_train,../shared/data/300w_lfpw_train \
+        --keep_labels=runs/ss20/burn_in_f0.1/labeled.txt --out_dir=runs/pseudo_f0.1
+
+Every face of --data_dir gets a link to its image in --out_dir and a `.pts` file: its own annotation where the
+face is listed in --keep_labels (a run's `labeled.txt`), the run's teacher's prediction (fused output, flip
+test by default) everywhere else. Training on the folder (`--train_dir=<out_dir>`) is one round of offline
+self-training, the partially labeled baseline that TSAL's online pseudo-labels compete with. The face's crop
+comes from its annotation's box, as for every 300W face here (the shared crops are cut around the annotation
+too). Where the data folders carry annotations for the faces it labels, it prints how far the pseudo-labels
+are from them (NME in percent, --normalizer): the quality of what the next round learns from.
+"""
+
+import os
+import shutil
+
+import numpy as np
+from absl import flags
+
+from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("run_dir", None, "Training run whose teacher labels the faces.")
+flags.DEFINE_list("data_dir", None, "300W-style folders of the faces (image + .pts), comma-separated.")
+flags.DEFINE_string("keep_labels", None, "Text file of image paths (one per line, as a run's labeled.txt) whose "
+                    "own annotation is kept; without it every face is labeled by the run.")
+flags.DEFINE_string("out_dir", None, "Folder to write (image links + .pts); must not exist yet.")
+flags.DEFINE_boolean("flip_test", True, "Average each prediction with its mirror image's (evaluate --flip_test).")
+flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular"], "NME of the printed report.")
+flags.mark_flags_as_required(["run_dir", "data_dir", "out_dir"])
+
+
+def pts_text(points):
+  """300W `.pts` text of 0-based points [N, 2] (written 1-based, with the version / n_points header)."""
+  lines = [f"{x + 1:.3f} {y + 1:.3f}" for x, y in np.asarray(points, np.float64)]
+  return f"version: 1\nn_points: {len(lines)}\n{{\n" + "\n".join(lines) + "\n}\n"
+
+
+def predict_source_landmarks(net, samples, gamma, flip_test, mirror_shift, batch_size=64):
+  """The fused prediction of `net` for every face of `samples` (formats.FaceSample), in source image pixels:
+  float32 [M, N, 2]. Each face is cropped around its annotation's box without augmentation, predicted, and
+  mapped back through the crop's inverse (augment.crop_to_source)."""
+  from tsal_tf.data import augment, schemes, sources
+  from tsal_tf.evaluation import predict_images
+  scheme = schemes.scheme_for(net.config.num_points)
+  faces = sources.ImageSource(samples, net.config.input_size, scheme)
+  points = []
+  for start in range(0, len(samples), batch_size):
+    examples = [faces.example(i) for i in range(start, min(start + batch_size, len(samples)))]
+    fused = predict_images(net, np.stack([e["image"] for e in examples]), gamma, flip_test=flip_test,
+                           mirror_shift=mirror_shift)["fused"]
+    points += [augment.crop_to_source(p, augment.CropTransform(e["matrix"], net.config.input_size), scheme)
+               for p, e in zip(fused, examples)]
+  return np.stack(points).astype(np.float32)
+
+
+def write_folder(out_dir, samples, subsets, landmarks):
+  """Links to the images of `samples` and `.pts` files of `landmarks` [M, N, 2] in a new folder `out_dir`,
+  each named `<subset>_<image name>` (LFPW's train and test folders share image names). The folder is filled
+  under a temporary name and renamed when complete: an interrupted run leaves no half-labeled folder."""
+  partial = out_dir.rstrip("/") + ".partial"
+  shutil.rmtree(partial, ignore_errors=True)
+  os.makedirs(partial)
+  for sample, subset, points in zip(samples, subsets, landmarks):
+    stem, ext = os.path.splitext(os.path.basename(sample.image_path))
+    os.symlink(os.path.abspath(sample.image_path), os.path.join(partial, f"{subset}_{stem}{ext}"))
+    with open(os.path.join(partial, f"{subset}_{stem}.pts"), "w", encoding="utf-8") as f:
+      f.write(pts_text(points))
+  os.rename(partial, out_dir)
+
+
+def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, normalizer="inter_pupil"):
+  """Write the folder (module docstring); returns (NME of the pseudo-labels against the folders' annotations,
+  a fraction, or None when every face is kept; number of faces labeled by the run)."""
+  from tsal_tf import metrics, runs
+  from tsal_tf.data import formats
+  from tsal_tf.evaluation import run_mirror_shift
+  if os.path.exists(out_dir):
+    raise SystemExit(f"{out_dir}: exists already (pseudo-labels are written to a new folder)")
+  teacher, _, run_flags = runs.load_networks(run_dir)
+  samples, subsets = formats.load_pts_folders(data_dirs)
+  kept = set()
+  if keep_labels:
+    with open(keep_labels, encoding="utf-8") as f:
+      kept = {os.path.abspath(line.strip()) for line in f if line.strip()}
+  keep = np.array([os.path.abspath(s.image_path) in kept for s in samples])
+  if keep.sum() != len(kept):
+    raise SystemExit(f"{keep_labels}: {len(kept) - keep.sum()} of its {len(kept)} images are not faces of "
+                     f"{','.join(data_dirs)}")
+  to_label = [s for s, k in zip(samples, keep) if not k]
+  landmarks = np.stack([s.landmarks for s in samples])
+  nme = None
+  if to_label:
+    print(f"labeling {len(to_label)} of {len(samples)} faces with {run_dir}{' (flip test)' if flip_test else ''}",
+          flush=True)
+    predicted = predict_source_landmarks(teacher, to_label, float(run_flags.get("gamma", 0.8)), flip_test,
+                                         run_mirror_shift(run_flags, teacher.config.input_size))
+    nme = float(metrics.per_face_nme(predicted, landmarks[~keep], normalizer).mean())
+    landmarks[~keep] = predicted
+  write_folder(out_dir, samples, subsets, landmarks)
+  return nme, len(to_label)
+
+
+def main(argv):
+  del argv
+  nme, count = pseudo_label(FLAGS.run_dir, FLAGS.data_dir, FLAGS.out_dir, FLAGS.keep_labels, FLAGS.flip_test,
+                            FLAGS.normalizer)
+  if nme is not None:
+    print(f"pseudo-labels against the folders' own annotations: NME {100 * nme:.2f}% ({FLAGS.normalizer})")
+  print(f"wrote {FLAGS.out_dir}: {count} pseudo-labels")
+
+
+if __name__ == "__main__":
+  cli.run(main)
