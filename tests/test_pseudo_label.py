@@ -44,11 +44,12 @@ def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tenso
   keep = tmp_path / "labeled.txt"
   keep.write_text("".join(f"{samples[i].image_path}\n" for i in (0, 5, 20)))
   out_dir = tmp_path / "pseudo"
-  nme, count = pseudo_label.pseudo_label(str(run_dir), folders, str(out_dir), str(keep), flip_test=False)
+  nme, count = pseudo_label.pseudo_label(str(run_dir), folders, str(out_dir), str(keep), flip_test=False,
+                                         kept_copies=2)
 
   written = formats.load_pts_folder(str(out_dir))
   by_name = {os.path.basename(s.image_path): s for s in written}
-  assert count == len(samples) - 3 and len(written) == len(samples)
+  assert count == len(samples) - 3 and len(written) == len(samples) + 3  # a second copy of each kept face
   teacher, _, run_flags = runs.load_networks(str(run_dir))
   others = [s for i, s in enumerate(samples) if i not in (0, 5, 20)]
   expected = pseudo_label.predict_source_landmarks(teacher, others, float(run_flags.get("gamma", 0.8)), False, 0.0)
@@ -57,6 +58,10 @@ def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tenso
     assert os.path.realpath(copy.image_path) == os.path.realpath(sample.image_path)
     if i in (0, 5, 20):
       np.testing.assert_allclose(copy.landmarks, sample.landmarks, atol=1e-3)
+      stem, ext = os.path.splitext(os.path.basename(copy.image_path))
+      second = by_name[f"{stem}_copy1{ext}"]
+      assert os.path.realpath(second.image_path) == os.path.realpath(sample.image_path)
+      np.testing.assert_array_equal(second.landmarks, copy.landmarks)
     else:
       np.testing.assert_allclose(copy.landmarks, expected[others.index(sample)], atol=1e-3)
       assert not np.allclose(copy.landmarks, sample.landmarks, atol=1.0)  # a 32-px smoke model is far off

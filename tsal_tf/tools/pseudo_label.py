@@ -11,6 +11,9 @@ self-training, the partially labeled baseline that TSAL's online pseudo-labels c
 comes from its annotation's box, as for every 300W face here (the shared crops are cut around the annotation
 too). Where the data folders carry annotations for the faces it labels, it prints how far the pseudo-labels
 are from them (NME in percent, --normalizer): the quality of what the next round learns from.
+--kept_copies=r writes each kept face r times (a training epoch then augments each copy its own way), so that
+at one label in ten r = 9 makes about half of every batch annotated, as `train --labeled_share=0.5` does for
+clips.
 """
 
 import os
@@ -27,6 +30,8 @@ flags.DEFINE_list("data_dir", None, "300W-style folders of the faces (image + .p
 flags.DEFINE_string("keep_labels", None, "Text file of image paths (one per line, as a run's labeled.txt) whose "
                     "own annotation is kept; without it every face is labeled by the run.")
 flags.DEFINE_string("out_dir", None, "Folder to write (image links + .pts); must not exist yet.")
+flags.DEFINE_integer("kept_copies", 1, "How many times each kept face is written (its share of the stream).",
+                     lower_bound=1)
 flags.DEFINE_boolean("flip_test", True, "Average each prediction with its mirror image's (evaluate --flip_test).")
 flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular"], "NME of the printed report.")
 flags.mark_flags_as_required(["run_dir", "data_dir", "out_dir"])
@@ -56,22 +61,26 @@ def predict_source_landmarks(net, samples, gamma, flip_test, mirror_shift, batch
   return np.stack(points).astype(np.float32)
 
 
-def write_folder(out_dir, samples, subsets, landmarks):
+def write_folder(out_dir, samples, subsets, landmarks, copies):
   """Links to the images of `samples` and `.pts` files of `landmarks` [M, N, 2] in a new folder `out_dir`,
-  each named `<subset>_<image name>` (LFPW's train and test folders share image names). The folder is filled
-  under a temporary name and renamed when complete: an interrupted run leaves no half-labeled folder."""
+  face i `copies[i]` times, named `<subset>_<image name>` (LFPW's train and test folders share image names)
+  and then `..._copy<c>` for c = 1 .. copies[i] - 1. The folder is filled under a temporary name and renamed
+  when complete: an interrupted run leaves no half-labeled folder."""
   partial = out_dir.rstrip("/") + ".partial"
   shutil.rmtree(partial, ignore_errors=True)
   os.makedirs(partial)
-  for sample, subset, points in zip(samples, subsets, landmarks):
+  for sample, subset, points, count in zip(samples, subsets, landmarks, copies):
     stem, ext = os.path.splitext(os.path.basename(sample.image_path))
-    os.symlink(os.path.abspath(sample.image_path), os.path.join(partial, f"{subset}_{stem}{ext}"))
-    with open(os.path.join(partial, f"{subset}_{stem}.pts"), "w", encoding="utf-8") as f:
-      f.write(pts_text(points))
+    for copy in range(count):
+      name = f"{subset}_{stem}" + (f"_copy{copy}" if copy else "")
+      os.symlink(os.path.abspath(sample.image_path), os.path.join(partial, name + ext))
+      with open(os.path.join(partial, name + ".pts"), "w", encoding="utf-8") as f:
+        f.write(pts_text(points))
   os.rename(partial, out_dir)
 
 
-def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, normalizer="inter_pupil"):
+def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, normalizer="inter_pupil",
+                 kept_copies=1):
   """Write the folder (module docstring); returns (NME of the pseudo-labels against the folders' annotations,
   a fraction, or None when every face is kept; number of faces labeled by the run)."""
   from tsal_tf import metrics, runs
@@ -99,14 +108,14 @@ def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, 
                                          run_mirror_shift(run_flags, teacher.config.input_size))
     nme = float(metrics.per_face_nme(predicted, landmarks[~keep], normalizer).mean())
     landmarks[~keep] = predicted
-  write_folder(out_dir, samples, subsets, landmarks)
+  write_folder(out_dir, samples, subsets, landmarks, np.where(keep, kept_copies, 1))
   return nme, len(to_label)
 
 
 def main(argv):
   del argv
   nme, count = pseudo_label(FLAGS.run_dir, FLAGS.data_dir, FLAGS.out_dir, FLAGS.keep_labels, FLAGS.flip_test,
-                            FLAGS.normalizer)
+                            FLAGS.normalizer, FLAGS.kept_copies)
   if nme is not None:
     print(f"pseudo-labels against the folders' own annotations: NME {100 * nme:.2f}% ({FLAGS.normalizer})")
   print(f"wrote {FLAGS.out_dir}: {count} pseudo-labels")
