@@ -31,18 +31,31 @@ def test_crop_predictions_map_back_to_the_source_annotation(monkeypatch):
   np.testing.assert_allclose(points, np.stack([s.landmarks for s in samples]), atol=1e-3)
 
 
-def test_pts_text_reads_back():
-  points = np.array([[0.0, 1.5], [10.25, 3.0]], np.float32)
-  assert pseudo_label.pts_text(points).startswith("version: 1\nn_points: 2\n{\n1.000 2.500\n11.250 4.000\n}")
+def test_pts_text_is_one_based_and_reads_back(tmp_path):
+  points = np.tile(np.array([[0.0, 1.5], [10.25, 3.0]], np.float32), (34, 1))  # 68 points
+  text = pseudo_label.pts_text(points)
+  assert text.startswith("version: 1\nn_points: 68\n{\n1.000 2.500\n11.250 4.000\n1.000 2.500\n")
+  assert text.endswith("11.250 4.000\n}\n")
+  (tmp_path / "face.pts").write_text(text)
+  np.testing.assert_array_equal(formats.read_pts(str(tmp_path / "face.pts")), points)
+
+
+def test_faces_that_would_share_an_output_name_are_refused():
+  faces = [formats.FaceSample("a/train/x.jpg"), formats.FaceSample("b/train/x.jpg"), formats.FaceSample("y.jpg")]
+  assert pseudo_label.output_names(faces[1:], ["train", "train"]) == ["train_x", "train_y"]
+  with pytest.raises(ValueError, match="1 faces would share an output name \\(e.g. train_x\\)"):
+    pseudo_label.output_names(faces, ["train", "train", "train"])
 
 
 @pytest.mark.slow
-def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tensorflow, common_set_sample, tmp_path):
+def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tensorflow, common_set_sample, tmp_path,
+                                                                 monkeypatch):
   run_dir, _ = smoke_run_tensorflow
   folders = common_set_sample.split(",")
   samples, subsets = formats.load_pts_folders(folders)
-  keep = tmp_path / "labeled.txt"
-  keep.write_text("".join(f"{samples[i].image_path}\n" for i in (0, 5, 20)))
+  keep = tmp_path / "labeled.txt"  # paths relative to the current directory, as a run's labeled.txt
+  monkeypatch.chdir(os.path.dirname(folders[0]))
+  keep.write_text("".join(f"{os.path.relpath(samples[i].image_path)}\n" for i in (0, 5, 20)))
   out_dir = tmp_path / "pseudo"
   nme, count = pseudo_label.pseudo_label(str(run_dir), folders, str(out_dir), str(keep), flip_test=False,
                                          kept_copies=2)
@@ -50,6 +63,7 @@ def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tenso
   written = formats.load_pts_folder(str(out_dir))
   by_name = {os.path.basename(s.image_path): s for s in written}
   assert count == len(samples) - 3 and len(written) == len(samples) + 3  # a second copy of each kept face
+  assert not (tmp_path / "pseudo.partial").exists()
   teacher, _, run_flags = runs.load_networks(str(run_dir))
   others = [s for i, s in enumerate(samples) if i not in (0, 5, 20)]
   expected = pseudo_label.predict_source_landmarks(teacher, others, float(run_flags.get("gamma", 0.8)), False, 0.0)
@@ -68,9 +82,9 @@ def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tenso
   truth = np.stack([s.landmarks for s in others])
   assert nme == pytest.approx(metrics.per_face_nme(expected, truth).mean(), rel=1e-5)
 
-  with pytest.raises(SystemExit, match="exists"):
+  with pytest.raises(ValueError, match="exists"):
     pseudo_label.pseudo_label(str(run_dir), folders, str(out_dir), str(keep))
   keep.write_text(f"{samples[0].image_path}\n/nowhere/face.jpg\n")
-  with pytest.raises(SystemExit, match="1 of its 2 images are not faces"):
+  with pytest.raises(ValueError, match="1 of its 2 images are not faces of the data folders"):
     pseudo_label.pseudo_label(str(run_dir), folders, str(tmp_path / "other"), str(keep))
   assert not (tmp_path / "other").exists()

@@ -6,11 +6,13 @@
 
 Every face of --data_dir gets a link to its image in --out_dir and a `.pts` file: its own annotation where the
 face is listed in --keep_labels (a run's `labeled.txt`), the run's teacher's prediction (fused output, flip
-test by default) everywhere else. Training on the folder (`--train_dir=<out_dir>`) is one round of offline
-self-training, the partially labeled baseline that TSAL's online pseudo-labels compete with. The face's crop
-comes from its annotation's box, as for every 300W face here (the shared crops are cut around the annotation
-too). Where the data folders carry annotations for the faces it labels, it prints how far the pseudo-labels
-are from them (NME in percent, --normalizer): the quality of what the next round learns from.
+test by default; a single-model run's teacher is its evaluated network) everywhere else. Training on the folder
+(`--train_dir=<out_dir>`) is one round of offline self-training, the partially labeled baseline that TSAL's
+online pseudo-labels compete with. The face's crop comes from its annotation's box, as for every 300W face here
+(the shared crops are cut around the annotation too). It prints how far the pseudo-labels are from the folders'
+own annotations of those faces (NME in percent, --normalizer): in a study where the annotations exist but were
+held back, the quality of what training on the folder learns from.
+
 --kept_copies=r writes each kept face r times (a training epoch then augments each copy its own way), so that
 at one label in ten r = 9 makes about half of every batch annotated, as `train --labeled_share=0.5` does for
 clips.
@@ -61,22 +63,47 @@ def predict_source_landmarks(net, samples, gamma, flip_test, mirror_shift, batch
   return np.stack(points).astype(np.float32)
 
 
-def write_folder(out_dir, samples, subsets, landmarks, copies):
+def output_names(samples, subsets):
+  """`<subset>_<image stem>` of each face (LFPW's train and test folders share image names); refuses two faces
+  that would share a name (two --data_dir folders of the same base name)."""
+  names = [f"{subset}_{os.path.splitext(os.path.basename(s.image_path))[0]}" for s, subset in zip(samples, subsets)]
+  repeated = sorted({n for n in names if names.count(n) > 1})
+  if repeated:
+    raise ValueError(f"{len(repeated)} faces would share an output name (e.g. {repeated[0]}): give the data "
+                     f"folders different base names")
+  return names
+
+
+def write_folder(out_dir, samples, names, landmarks, copies):
   """Links to the images of `samples` and `.pts` files of `landmarks` [M, N, 2] in a new folder `out_dir`,
-  face i `copies[i]` times, named `<subset>_<image name>` (LFPW's train and test folders share image names)
-  and then `..._copy<c>` for c = 1 .. copies[i] - 1. The folder is filled under a temporary name and renamed
-  when complete: an interrupted run leaves no half-labeled folder."""
+  face i `copies[i]` times, as `names[i]` and then `names[i]_copy<c>` for c = 1 .. copies[i] - 1. The folder is
+  filled under a temporary name and renamed when complete: an interrupted run leaves no half-labeled folder."""
   partial = out_dir.rstrip("/") + ".partial"
   shutil.rmtree(partial, ignore_errors=True)
   os.makedirs(partial)
-  for sample, subset, points, count in zip(samples, subsets, landmarks, copies):
-    stem, ext = os.path.splitext(os.path.basename(sample.image_path))
+  for sample, stem, points, count in zip(samples, names, landmarks, copies):
+    extension = os.path.splitext(sample.image_path)[1]
     for copy in range(count):
-      name = f"{subset}_{stem}" + (f"_copy{copy}" if copy else "")
-      os.symlink(os.path.abspath(sample.image_path), os.path.join(partial, name + ext))
+      name = stem + (f"_copy{copy}" if copy else "")
+      os.symlink(os.path.realpath(sample.image_path), os.path.join(partial, name + extension))
       with open(os.path.join(partial, name + ".pts"), "w", encoding="utf-8") as f:
         f.write(pts_text(points))
   os.rename(partial, out_dir)
+
+
+def kept_mask(keep_labels, samples):
+  """bool [M]: which of `samples` the image list `keep_labels` names (None: none). Relative paths in the list
+  (a run's labeled.txt holds them as training saw them) resolve from the current directory."""
+  if not keep_labels:
+    return np.zeros(len(samples), bool)
+  with open(keep_labels, encoding="utf-8") as f:
+    listed = {os.path.realpath(line.strip()) for line in f if line.strip()}
+  paths = [os.path.realpath(s.image_path) for s in samples]
+  missing = listed - set(paths)
+  if missing:
+    raise ValueError(f"{keep_labels}: {len(missing)} of its {len(listed)} images are not faces of the data "
+                     f"folders (e.g. {sorted(missing)[0]}; relative paths resolve from {os.getcwd()})")
+  return np.array([p in listed for p in paths])
 
 
 def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, normalizer="inter_pupil",
@@ -87,19 +114,16 @@ def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, 
   from tsal_tf.data import formats
   from tsal_tf.evaluation import run_mirror_shift
   if os.path.exists(out_dir):
-    raise SystemExit(f"{out_dir}: exists already (pseudo-labels are written to a new folder)")
-  teacher, _, run_flags = runs.load_networks(run_dir)
+    raise ValueError(f"{out_dir}: exists already (pseudo-labels are written to a new folder)")
   samples, subsets = formats.load_pts_folders(data_dirs)
-  kept = set()
-  if keep_labels:
-    with open(keep_labels, encoding="utf-8") as f:
-      kept = {os.path.abspath(line.strip()) for line in f if line.strip()}
-  keep = np.array([os.path.abspath(s.image_path) in kept for s in samples])
-  if keep.sum() != len(kept):
-    raise SystemExit(f"{keep_labels}: {len(kept) - keep.sum()} of its {len(kept)} images are not faces of "
-                     f"{','.join(data_dirs)}")
-  to_label = [s for s, k in zip(samples, keep) if not k]
+  names = output_names(samples, subsets)
+  keep = kept_mask(keep_labels, samples)
+  teacher, _, run_flags = runs.load_networks(run_dir)
   landmarks = np.stack([s.landmarks for s in samples])
+  if landmarks.shape[1] != teacher.config.num_points:
+    raise ValueError(f"{','.join(data_dirs)}: {landmarks.shape[1]}-point faces, {run_dir} predicts "
+                     f"{teacher.config.num_points}")
+  to_label = [s for s, k in zip(samples, keep) if not k]
   nme = None
   if to_label:
     print(f"labeling {len(to_label)} of {len(samples)} faces with {run_dir}{' (flip test)' if flip_test else ''}",
@@ -108,7 +132,7 @@ def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, 
                                          run_mirror_shift(run_flags, teacher.config.input_size))
     nme = float(metrics.per_face_nme(predicted, landmarks[~keep], normalizer).mean())
     landmarks[~keep] = predicted
-  write_folder(out_dir, samples, subsets, landmarks, np.where(keep, kept_copies, 1))
+  write_folder(out_dir, samples, names, landmarks, np.where(keep, kept_copies, 1))
   return nme, len(to_label)
 
 
