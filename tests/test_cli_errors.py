@@ -18,6 +18,8 @@ CASES = {
     "infer run": ["tsal_tf.infer", f"--run_dir={MISSING}", f"--video={ROOT}/../shared/data/video"],
     "infer video": ["tsal_tf.infer", f"--run_dir={ROOT}", f"--video={MISSING}.mp4"],
     "prepare": ["tsal_tf.prepare", f"--videos={MISSING}.mp4", f"--out={MISSING}_out"],
+    "pseudo_label": ["tsal_tf.tools.pseudo_label", f"--run_dir={ROOT}", f"--data_dir={MISSING}",
+                     f"--out_dir={MISSING}_out"],
 }
 
 

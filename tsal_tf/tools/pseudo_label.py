@@ -27,16 +27,21 @@ from absl import flags
 from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("run_dir", None, "Training run whose teacher labels the faces.")
-flags.DEFINE_list("data_dir", None, "300W-style folders of the faces (image + .pts), comma-separated.")
-flags.DEFINE_string("keep_labels", None, "Text file of image paths (one per line, as a run's labeled.txt) whose "
-                    "own annotation is kept; without it every face is labeled by the run.")
-flags.DEFINE_string("out_dir", None, "Folder to write (image links + .pts); must not exist yet.")
-flags.DEFINE_integer("kept_copies", 1, "How many times each kept face is written (its share of the stream).",
-                     lower_bound=1)
-flags.DEFINE_boolean("flip_test", True, "Average each prediction with its mirror image's (evaluate --flip_test).")
-flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular"], "NME of the printed report.")
-flags.mark_flags_as_required(["run_dir", "data_dir", "out_dir"])
+
+
+def define_flags():
+  """The command line's flags, defined only when it runs: their names (--run_dir, --data_dir, ...) are other
+  CLIs' too, and the tests import this module beside them."""
+  flags.DEFINE_string("run_dir", None, "Training run whose teacher labels the faces.")
+  flags.DEFINE_list("data_dir", None, "300W-style folders of the faces (image + .pts), comma-separated.")
+  flags.DEFINE_string("keep_labels", None, "Text file of image paths (one per line, as a run's labeled.txt) whose "
+                      "own annotation is kept; without it every face is labeled by the run.")
+  flags.DEFINE_string("out_dir", None, "Folder to write (image links + .pts); must not exist yet.")
+  flags.DEFINE_integer("kept_copies", 1, "How many times each kept face is written (its share of the stream).",
+                       lower_bound=1)
+  flags.DEFINE_boolean("flip_test", True, "Average each prediction with its mirror image's (evaluate --flip_test).")
+  flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular"], "NME of the printed report.")
+  flags.mark_flags_as_required(["run_dir", "data_dir", "out_dir"])
 
 
 def pts_text(points):
@@ -146,4 +151,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   cli.run(main)
