@@ -18,6 +18,7 @@ at one label in ten r = 9 makes about half of every batch annotated, as `train -
 clips.
 """
 
+import collections
 import os
 import shutil
 
@@ -72,7 +73,7 @@ def output_names(samples, subsets):
   """`<subset>_<image stem>` of each face (LFPW's train and test folders share image names); refuses two faces
   that would share a name (two --data_dir folders of the same base name)."""
   names = [f"{subset}_{os.path.splitext(os.path.basename(s.image_path))[0]}" for s, subset in zip(samples, subsets)]
-  repeated = sorted({n for n in names if names.count(n) > 1})
+  repeated = sorted(name for name, count in collections.Counter(names).items() if count > 1)
   if repeated:
     raise ValueError(f"{len(repeated)} faces would share an output name (e.g. {repeated[0]}): give the data "
                      f"folders different base names")
