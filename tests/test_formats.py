@@ -31,6 +31,15 @@ def test_pts_is_converted_to_zero_based(tmp_path):
   np.testing.assert_allclose(formats.read_pts(str(path)), points)
 
 
+def test_pts_text_is_one_based_and_reads_back(tmp_path):
+  points = np.tile(np.array([[0.0, 1.5], [10.25, 3.0]], np.float32), (34, 1))  # 68 points
+  text = formats.pts_text(points)
+  assert text.startswith("version: 1\nn_points: 68\n{\n1.000 2.500\n11.250 4.000\n1.000 2.500\n")
+  assert text.endswith("11.250 4.000\n}\n")
+  (tmp_path / "face.pts").write_text(text)
+  np.testing.assert_array_equal(formats.read_pts(str(tmp_path / "face.pts")), points)
+
+
 def test_crop_landmarks_match_the_documented_processing():
   # The crops were made from the originals: u = (x - x0 + 0.5) * 256 / side - 0.5 (0-based).
   original = formats.read_pts(data_path("300w_originals_sample", "1142136696_1.pts"))

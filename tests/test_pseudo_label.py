@@ -31,15 +31,6 @@ def test_crop_predictions_map_back_to_the_source_annotation(monkeypatch):
   np.testing.assert_allclose(points, np.stack([s.landmarks for s in samples]), atol=1e-3)
 
 
-def test_pts_text_is_one_based_and_reads_back(tmp_path):
-  points = np.tile(np.array([[0.0, 1.5], [10.25, 3.0]], np.float32), (34, 1))  # 68 points
-  text = pseudo_label.pts_text(points)
-  assert text.startswith("version: 1\nn_points: 68\n{\n1.000 2.500\n11.250 4.000\n1.000 2.500\n")
-  assert text.endswith("11.250 4.000\n}\n")
-  (tmp_path / "face.pts").write_text(text)
-  np.testing.assert_array_equal(formats.read_pts(str(tmp_path / "face.pts")), points)
-
-
 def test_faces_that_would_share_an_output_name_are_refused():
   faces = [formats.FaceSample("a/train/x.jpg"), formats.FaceSample("b/train/x.jpg"), formats.FaceSample("y.jpg")]
   assert pseudo_label.output_names(faces[1:], ["train", "train"]) == ["train_x", "train_y"]

@@ -136,6 +136,13 @@ def read_pts(path, one_based=True):
   return landmarks - 1.0 if one_based else landmarks
 
 
+def pts_text(points):
+  """300W `.pts` text of 0-based points [N, 2]: written 1-based under the version / n_points header, the inverse
+  of `read_pts`."""
+  lines = [f"{x + 1:.3f} {y + 1:.3f}" for x, y in np.asarray(points, np.float64)]
+  return f"version: 1\nn_points: {len(lines)}\n{{\n" + "\n".join(lines) + "\n}\n"
+
+
 def read_image(path):
   """Read an image as RGB uint8 [H, W, 3]; raises ImageReadError naming the file."""
   if not os.path.isfile(path):

@@ -26,6 +26,7 @@ import numpy as np
 from absl import flags
 
 from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
+from tsal_tf.data import formats
 
 FLAGS = flags.FLAGS
 
@@ -43,12 +44,6 @@ def define_flags():
   flags.DEFINE_boolean("flip_test", True, "Average each prediction with its mirror image's (evaluate --flip_test).")
   flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular"], "NME of the printed report.")
   flags.mark_flags_as_required(["run_dir", "data_dir", "out_dir"])
-
-
-def pts_text(points):
-  """300W `.pts` text of 0-based points [N, 2] (written 1-based, with the version / n_points header)."""
-  lines = [f"{x + 1:.3f} {y + 1:.3f}" for x, y in np.asarray(points, np.float64)]
-  return f"version: 1\nn_points: {len(lines)}\n{{\n" + "\n".join(lines) + "\n}\n"
 
 
 def predict_source_landmarks(net, samples, gamma, flip_test, mirror_shift, batch_size=64):
@@ -93,7 +88,7 @@ def write_folder(out_dir, samples, names, landmarks, copies):
       name = stem + (f"_copy{copy}" if copy else "")
       os.symlink(os.path.realpath(sample.image_path), os.path.join(partial, name + extension))
       with open(os.path.join(partial, name + ".pts"), "w", encoding="utf-8") as f:
-        f.write(pts_text(points))
+        f.write(formats.pts_text(points))
   os.rename(partial, out_dir)
 
 
@@ -117,7 +112,6 @@ def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, 
   """Write the folder (module docstring); returns (NME of the pseudo-labels against the folders' annotations,
   a fraction, or None when every face is kept; number of faces labeled by the run)."""
   from tsal_tf import metrics, runs
-  from tsal_tf.data import formats
   from tsal_tf.evaluation import run_mirror_shift
   if os.path.exists(out_dir):
     raise ValueError(f"{out_dir}: exists already (pseudo-labels are written to a new folder)")
