@@ -18,17 +18,22 @@ class _Net:
 
 
 def test_crop_predictions_map_back_to_the_source_annotation(monkeypatch):
-  # A "network" that predicts every face's true crop landmarks must give back the .pts files' own points.
+  # A "network" that predicts every face's true crop landmarks must give back the .pts files' own points; its
+  # flip-test view is shifted by d_i crop pixels in x, so that the mirror image's view is 2 d_i away.
   samples = formats.load_pts_folder(data_path("300w_lfpw_test"))[:5]
   crops = sources.ImageSource(samples, 64, schemes.IBUG68)
   truth = iter([crops.example(i)["landmarks"] for i in range(len(samples))])
+  shifts = iter([0.5, 0.0, 1.5, 0.25, 3.0])
 
-  def predict_images(net, images, gamma, flip_test, mirror_shift):
-    return {"fused": np.stack([next(truth) for _ in images])}
+  def predict_images_plain_and_flip_test(net, images, gamma, mirror_shift):
+    plain = np.stack([next(truth) for _ in images])
+    both = plain + np.array([[[next(shifts), 0.0]] for _ in images])
+    return {"fused": plain}, {"fused": both}
 
-  monkeypatch.setattr(evaluation, "predict_images", predict_images)
-  points = pseudo_label.predict_source_landmarks(_Net(), samples, 1.0, False, 0.0, batch_size=2)
+  monkeypatch.setattr(evaluation, "predict_images_plain_and_flip_test", predict_images_plain_and_flip_test)
+  points, disagreement = pseudo_label.predict_source_landmarks(_Net(), samples, 1.0, False, 0.0, batch_size=2)
   np.testing.assert_allclose(points, np.stack([s.landmarks for s in samples]), atol=1e-3)
+  np.testing.assert_allclose(disagreement, [1.0, 0.0, 3.0, 0.5, 6.0], atol=1e-5)
 
 
 def test_faces_that_would_share_an_output_name_are_refused():
@@ -57,7 +62,8 @@ def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tenso
   assert not (tmp_path / "pseudo.partial").exists()
   teacher, _, run_flags = runs.load_networks(str(run_dir))
   others = [s for i, s in enumerate(samples) if i not in (0, 5, 20)]
-  expected = pseudo_label.predict_source_landmarks(teacher, others, float(run_flags.get("gamma", 0.8)), False, 0.0)
+  expected, disagreement = pseudo_label.predict_source_landmarks(teacher, others, float(run_flags.get("gamma", 0.8)),
+                                                                 False, 0.0)
   for i, (sample, subset) in enumerate(zip(samples, subsets)):
     copy = by_name[f"{subset}_{os.path.basename(sample.image_path)}"]
     assert os.path.realpath(copy.image_path) == os.path.realpath(sample.image_path)
@@ -72,6 +78,17 @@ def test_the_folder_keeps_listed_annotations_and_labels_the_rest(smoke_run_tenso
       assert not np.allclose(copy.landmarks, sample.landmarks, atol=1.0)  # a 32-px smoke model is far off
   truth = np.stack([s.landmarks for s in others])
   assert nme == pytest.approx(metrics.per_face_nme(expected, truth).mean(), rel=1e-5)
+
+  # keep_agreeing: only the run-labeled faces whose views agree best are written, the kept ones all.
+  nme_best, count_best = pseudo_label.pseudo_label(str(run_dir), folders, str(tmp_path / "best"), str(keep),
+                                                   flip_test=False, keep_agreeing=0.25)
+  best = np.sort(np.argsort(disagreement, kind="stable")[:round(0.25 * len(others))])
+  written = {os.path.basename(s.image_path) for s in formats.load_pts_folder(str(tmp_path / "best"))}
+  assert count_best == len(best) and len(written) == len(best) + 3
+  other_index = [i for i in range(len(samples)) if i not in (0, 5, 20)]
+  names = [f"{subset}_{os.path.basename(s.image_path)}" for s, subset in zip(samples, subsets)]
+  assert written == {names[i] for i in [other_index[j] for j in best] + [0, 5, 20]}
+  assert nme_best == pytest.approx(metrics.per_face_nme(expected[best], truth[best]).mean(), rel=1e-5)
 
   with pytest.raises(ValueError, match="exists"):
     pseudo_label.pseudo_label(str(run_dir), folders, str(out_dir), str(keep))
