@@ -36,6 +36,14 @@ def test_crop_predictions_map_back_to_the_source_annotation(monkeypatch):
   np.testing.assert_allclose(disagreement, [1.0, 0.0, 3.0, 0.5, 6.0], atol=1e-5)
 
 
+def test_rank_correlation_is_spearmans_rho():
+  a = np.array([0.3, 0.1, 0.9, 0.5, 0.7])
+  assert pseudo_label.rank_correlation(a, a ** 3) == pytest.approx(1.0)
+  assert pseudo_label.rank_correlation(a, -a) == pytest.approx(-1.0)
+  # ranks 1 0 4 2 3 against 0 1 2 3 4: rho = 1 - 6 sum d^2 / (n (n^2 - 1)) = 1 - 6 * 8 / 120 = 0.6
+  assert pseudo_label.rank_correlation(a, np.arange(5.0)) == pytest.approx(0.6)
+
+
 def test_faces_that_would_share_an_output_name_are_refused():
   faces = [formats.FaceSample("a/train/x.jpg"), formats.FaceSample("b/train/x.jpg"), formats.FaceSample("y.jpg")]
   assert pseudo_label.output_names(faces[1:], ["train", "train"]) == ["train_x", "train_y"]

@@ -21,8 +21,8 @@ clips.
 their mirror image (the pseudo-label filter of confidence-based self-training): a face's disagreement is
   a = 1/N sum_n ||y_n - flip(y'_n)||   (crop pixels),
 y the fused prediction of the crop, y' that of the mirrored crop mapped back (the two views of the flip test).
-On the burn-in of one label in ten it ranks the pseudo-labels' errors with Spearman rho 0.63 (results/
-semi_supervised.md, session 18). The faces left out are not in the folder at all.
+The tool prints how well it ranks the pseudo-labels' errors (Spearman's rho; 0.63 for the burn-in of one label
+in ten, results/semi_supervised.md, session 18). The faces left out are not in the folder at all.
 """
 
 import collections
@@ -76,6 +76,12 @@ def predict_source_landmarks(net, samples, gamma, flip_test, mirror_shift, batch
     points += [augment.crop_to_source(p, augment.CropTransform(e["matrix"], net.config.input_size), scheme)
                for p, e in zip(fused, examples)]
   return np.stack(points).astype(np.float32), np.concatenate(disagreement).astype(np.float32)
+
+
+def rank_correlation(a, b):
+  """Spearman's rho of two float vectors [M]: the Pearson correlation of their ranks (ties ranked by order)."""
+  ranks = [np.argsort(np.argsort(v, kind="stable")).astype(np.float64) for v in (a, b)]
+  return float(np.corrcoef(*ranks)[0, 1])
 
 
 def output_names(samples, subsets):
@@ -148,6 +154,9 @@ def pseudo_label(run_dir, data_dirs, out_dir, keep_labels=None, flip_test=True, 
         teacher, to_label, float(run_flags.get("gamma", 0.8)), flip_test,
         run_mirror_shift(run_flags, teacher.config.input_size))
     errors = metrics.per_face_nme(predicted, landmarks[~keep], normalizer)
+    if len(to_label) > 1:
+      rho = rank_correlation(disagreement, errors)
+      print(f"flip disagreement against the pseudo-labels' NME: Spearman rho {rho:.2f}", flush=True)
     chosen = np.zeros(len(to_label), bool)
     chosen[np.argsort(disagreement, kind="stable")[:max(1, round(keep_agreeing * len(to_label)))]] = True
     if keep_agreeing < 1.0:
