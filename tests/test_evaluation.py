@@ -63,3 +63,10 @@ def test_one_pass_gives_the_plain_and_the_flip_test_predictions():
     assert set(got) == {"p_M", "p_C", "fused", "confidence"}
     for key in got:
       np.testing.assert_allclose(got[key], want[key], atol=1e-5)
+
+
+def test_report_prefix_keeps_evaluations_under_other_choices_apart():
+  data = ["../shared/data/300w_helen_test/", "../shared/data/300w_lfpw_test"]
+  assert evaluation.report_prefix("runs/a", data) == "runs/a/eval_300w_helen_test+300w_lfpw_test"
+  assert (evaluation.report_prefix("runs/a", data[:1], "inter_ocular", True, "runs/a/checkpoints/ckpt-40.npz")
+          == "runs/a/eval_300w_helen_test_inter_ocular_flip_test_ckpt-40")

@@ -20,7 +20,8 @@ flags.DEFINE_string("checkpoint", None, "A specific checkpoint, <run_dir>/checkp
 flags.DEFINE_list("data_dir", None, "300W-style folders of images + .pts, comma-separated (evaluated together and "
                   "one by one), or a 300VW root with --eval_data=300vw.")
 flags.DEFINE_enum("eval_data", "images", ["images", "300vw"], "Evaluation data layout.")
-flags.DEFINE_string("output", None, "Output path prefix (default <run_dir>/eval_<data folder name>).")
+flags.DEFINE_string("output", None, "Output path prefix (default <run_dir>/eval_<data folder names>, suffixed "
+                    "with the normaliser, _flip_test, the checkpoint where they differ from the defaults).")
 flags.DEFINE_enum("eval_normalizer", "inter_pupil", NORMALIZERS,
                   "NME normaliser.")
 flags.DEFINE_float("threshold", 0.08, "AUC / failure-rate threshold.")
@@ -46,11 +47,12 @@ def main(argv):
     errors = evaluation.mean_shape_errors(FLAGS.mean_shape_from, FLAGS.data_dir,
                                           int(read_run_flags(FLAGS.run_dir)["input_size"]), FLAGS.eval_normalizer)
     report["mean_shape"] = metrics.summarize(errors, FLAGS.threshold)
-  name = "+".join(os.path.basename(os.path.normpath(d)) for d in FLAGS.data_dir)
-  output = FLAGS.output or os.path.join(FLAGS.run_dir, "eval_" + name)
+  output = FLAGS.output or evaluation.report_prefix(FLAGS.run_dir, FLAGS.data_dir, FLAGS.eval_normalizer,
+                                                    FLAGS.flip_test, FLAGS.checkpoint)
   atomic_write_json(output + ".json", report)
+  name = "+".join(os.path.basename(os.path.normpath(d)) for d in FLAGS.data_dir)
   metrics.plot_ced(curves, output + "_ced.png", FLAGS.threshold,
-                   title=f"CED ({FLAGS.eval_normalizer}) on {name}")
+                   title=f"CED ({FLAGS.eval_normalizer}) on {name}{' (flip test)' if FLAGS.flip_test else ''}")
   print(f"{report['faces']} faces, NME normalised by {FLAGS.eval_normalizer}:")
   for role, sources in report["results"].items():
     for source, summary in sources.items():

@@ -210,6 +210,20 @@ def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images",
   return EvaluationData(frames, tracks, images, truth, subsets, video_ids)
 
 
+def report_prefix(run_dir, data_dirs, normalizer="inter_pupil", flip_test=False, checkpoint=None):
+  """`<run_dir>/eval_<data folder names>` and a suffix for each choice that changes the numbers (normaliser other
+  than inter-pupil, flip test, a checkpoint other than the latest), so that evaluations of one run on other data
+  or under other choices sit side by side instead of replacing each other."""
+  name = "+".join(os.path.basename(os.path.normpath(d)) for d in data_dirs)
+  if normalizer != "inter_pupil":
+    name += f"_{normalizer}"
+  if flip_test:
+    name += "_flip_test"
+  if checkpoint:
+    name += "_" + os.path.splitext(os.path.basename(checkpoint))[0]
+  return os.path.join(run_dir, "eval_" + name)
+
+
 def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, clip_length=0, limit=0,
                  eval_data="images", checkpoint=None, flip_test=False):
   """Metrics dict {role: {source: summary}} (plus per-video tables for 300VW) and per-face errors.
