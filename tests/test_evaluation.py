@@ -68,5 +68,5 @@ def test_one_pass_gives_the_plain_and_the_flip_test_predictions():
 def test_report_prefix_keeps_evaluations_under_other_choices_apart():
   data = ["../shared/data/300w_helen_test/", "../shared/data/300w_lfpw_test"]
   assert evaluation.report_prefix("runs/a", data) == "runs/a/eval_300w_helen_test+300w_lfpw_test"
-  assert (evaluation.report_prefix("runs/a", data[:1], "inter_ocular", True, "runs/a/checkpoints/ckpt-40.npz")
-          == "runs/a/eval_300w_helen_test_inter_ocular_flip_test_ckpt-40")
+  assert (evaluation.report_prefix("runs/a", data[:1], "inter_ocular", True, "runs/a/checkpoints/ckpt-40.npz", 50)
+          == "runs/a/eval_300w_helen_test_inter_ocular_flip_test_ckpt-40_first50")

@@ -22,18 +22,29 @@ def test_crop_predictions_map_back_to_the_source_annotation(monkeypatch):
   # flip-test view is shifted by d_i crop pixels in x, so that the mirror image's view is 2 d_i away.
   samples = formats.load_pts_folder(data_path("300w_lfpw_test"))[:5]
   crops = sources.ImageSource(samples, 64, schemes.IBUG68)
-  truth = iter([crops.example(i)["landmarks"] for i in range(len(samples))])
-  shifts = iter([0.5, 0.0, 1.5, 0.25, 3.0])
+  annotations = np.stack([s.landmarks for s in samples])
+  shifts = [0.5, 0.0, 1.5, 0.25, 3.0]
+  served = []  # the faces the stand-in has predicted, in order
 
   def predict_images_plain_and_flip_test(net, images, gamma, mirror_shift):
-    plain = np.stack([next(truth) for _ in images])
-    both = plain + np.array([[[next(shifts), 0.0]] for _ in images])
-    return {"fused": plain}, {"fused": both}
+    faces = range(len(served), len(served) + len(images))
+    served.extend(faces)
+    plain = np.stack([crops.example(i)["landmarks"] for i in faces])
+    return {"fused": plain}, {"fused": plain + np.array([[[shifts[i], 0.0]] for i in faces])}
 
   monkeypatch.setattr(evaluation, "predict_images_plain_and_flip_test", predict_images_plain_and_flip_test)
   points, disagreement = pseudo_label.predict_source_landmarks(_Net(), samples, 1.0, False, 0.0, batch_size=2)
-  np.testing.assert_allclose(points, np.stack([s.landmarks for s in samples]), atol=1e-3)
+  np.testing.assert_allclose(points, annotations, atol=1e-3)
   np.testing.assert_allclose(disagreement, [1.0, 0.0, 3.0, 0.5, 6.0], atol=1e-5)
+  # With the flip test the written points are the two views' average: x moved right by the face's shift (scaled
+  # from crop to source pixels), y where it was.
+  served.clear()
+  flipped, _ = pseudo_label.predict_source_landmarks(_Net(), samples, 1.0, True, 0.0, batch_size=2)
+  moved = flipped - annotations
+  np.testing.assert_allclose(moved[..., 1], 0.0, atol=1e-3)
+  for face, shift in enumerate(shifts):
+    np.testing.assert_allclose(moved[face, :, 0], moved[face, 0, 0], atol=1e-3)  # one shift for the whole face
+    assert (moved[face, 0, 0] > 0.1 * shift) if shift else abs(moved[face, 0, 0]) < 1e-3
 
 
 def test_rank_correlation_is_spearmans_rho():

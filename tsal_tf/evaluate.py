@@ -21,7 +21,7 @@ flags.DEFINE_list("data_dir", None, "300W-style folders of images + .pts, comma-
                   "one by one), or a 300VW root with --eval_data=300vw.")
 flags.DEFINE_enum("eval_data", "images", ["images", "300vw"], "Evaluation data layout.")
 flags.DEFINE_string("output", None, "Output path prefix (default <run_dir>/eval_<data folder names>, suffixed "
-                    "with the normaliser, _flip_test, the checkpoint where they differ from the defaults).")
+                    "with the normaliser, _flip_test, the checkpoint, _first<limit> where they differ from the defaults).")
 flags.DEFINE_enum("eval_normalizer", "inter_pupil", NORMALIZERS,
                   "NME normaliser.")
 flags.DEFINE_float("threshold", 0.08, "AUC / failure-rate threshold.")
@@ -48,7 +48,7 @@ def main(argv):
                                           int(read_run_flags(FLAGS.run_dir)["input_size"]), FLAGS.eval_normalizer)
     report["mean_shape"] = metrics.summarize(errors, FLAGS.threshold)
   output = FLAGS.output or evaluation.report_prefix(FLAGS.run_dir, FLAGS.data_dir, FLAGS.eval_normalizer,
-                                                    FLAGS.flip_test, FLAGS.checkpoint)
+                                                    FLAGS.flip_test, FLAGS.checkpoint, FLAGS.limit)
   atomic_write_json(output + ".json", report)
   name = "+".join(os.path.basename(os.path.normpath(d)) for d in FLAGS.data_dir)
   metrics.plot_ced(curves, output + "_ced.png", FLAGS.threshold,

@@ -210,10 +210,10 @@ def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images",
   return EvaluationData(frames, tracks, images, truth, subsets, video_ids)
 
 
-def report_prefix(run_dir, data_dirs, normalizer="inter_pupil", flip_test=False, checkpoint=None):
-  """`<run_dir>/eval_<data folder names>` and a suffix for each choice that changes the numbers (normaliser other
-  than inter-pupil, flip test, a checkpoint other than the latest), so that evaluations of one run on other data
-  or under other choices sit side by side instead of replacing each other."""
+def report_prefix(run_dir, data_dirs, normalizer="inter_pupil", flip_test=False, checkpoint=None, limit=0):
+  """`<run_dir>/eval_<data folder names>`, suffixed with the normaliser (other than inter-pupil), `_flip_test`,
+  the checkpoint's name (when one is named) and `_first<limit>` (a limited evaluation), so that evaluations of
+  one run on other data or under these choices sit side by side instead of replacing each other."""
   name = "+".join(os.path.basename(os.path.normpath(d)) for d in data_dirs)
   if normalizer != "inter_pupil":
     name += f"_{normalizer}"
@@ -221,6 +221,8 @@ def report_prefix(run_dir, data_dirs, normalizer="inter_pupil", flip_test=False,
     name += "_flip_test"
   if checkpoint:
     name += "_" + os.path.splitext(os.path.basename(checkpoint))[0]
+  if limit:
+    name += f"_first{limit}"
   return os.path.join(run_dir, "eval_" + name)
 
 

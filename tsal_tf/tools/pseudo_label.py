@@ -20,7 +20,8 @@ clips.
 --keep_agreeing=q writes only the fraction q of the run-labeled faces whose prediction agrees best with that of
 their mirror image (the pseudo-label filter of confidence-based self-training): a face's disagreement is
   a = 1/N sum_n ||y_n - flip(y'_n)||   (crop pixels),
-y the fused prediction of the crop, y' that of the mirrored crop mapped back (the two views of the flip test).
+y the fused prediction of the crop, y' that of the mirrored crop mapped back (the two views of the flip test;
+both views are predicted for every face, with or without --flip_test, so that the disagreement is known).
 The tool prints how well it ranks the pseudo-labels' errors (Spearman's rho; 0.63 for the burn-in of one label
 in ten, results/semi_supervised.md, session 18). The faces left out are not in the folder at all.
 """
@@ -48,9 +49,9 @@ def define_flags():
   flags.DEFINE_string("out_dir", None, "Folder to write (image links + .pts); must not exist yet.")
   flags.DEFINE_integer("kept_copies", 1, "How many times each kept face is written (its share of the stream).",
                        lower_bound=1)
-  flags.DEFINE_float("keep_agreeing", 1.0, "Write only this fraction of the run-labeled faces: those whose "
-                     "prediction agrees best with their mirror image's (module docstring).", lower_bound=0.0,
-                     upper_bound=1.0)
+  flags.DEFINE_float("keep_agreeing", 1.0, "Write only this fraction, in (0, 1], of the run-labeled faces: those "
+                     "whose prediction agrees best with their mirror image's (module docstring).")
+  flags.register_validator("keep_agreeing", lambda q: 0.0 < q <= 1.0, "--keep_agreeing must be in (0, 1]")
   flags.DEFINE_boolean("flip_test", True, "Average each prediction with its mirror image's (evaluate --flip_test).")
   flags.DEFINE_enum("normalizer", "inter_pupil", ["inter_pupil", "inter_ocular"], "NME of the printed report.")
   flags.mark_flags_as_required(["run_dir", "data_dir", "out_dir"])
