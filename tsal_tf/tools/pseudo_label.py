@@ -22,7 +22,7 @@ their mirror image (the pseudo-label filter of confidence-based self-training): 
   a = 1/N sum_n ||y_n - flip(y'_n)||   (crop pixels),
 y the fused prediction of the crop, y' that of the mirrored crop mapped back (the two views of the flip test;
 both views are predicted for every face, with or without --flip_test, so that the disagreement is known).
-The tool prints how well it ranks the pseudo-labels' errors (Spearman's rho; 0.63 for the burn-in of one label
+The tool prints how well it ranks the pseudo-labels' errors (Spearman's rho; 0.62 for the burn-in of one label
 in ten, results/semi_supervised.md, session 18). The faces left out are not in the folder at all.
 """
 
