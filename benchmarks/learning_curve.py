@@ -114,6 +114,15 @@ def row_flags(kind, args, epochs):
   return [f"--flagfile={args.base_flags}"] + extra + omega_flags(args, epochs)
 
 
+def same_flags(planned, current):
+  """Whether a row's recorded flags and this run's are the same training: equal, but for --init_from paths that
+  name the same run (a burn-in linked into another study folder)."""
+  def resolved(flags):
+    return [f"--init_from={os.path.realpath(f.split('=', 1)[1])}" if f.startswith("--init_from=") else f
+            for f in flags]
+  return resolved(planned) == resolved(current)
+
+
 def parse_rates(text):
   """'supervised=4.963,tsal=2.0' -> {kind: steps per second}; a clear error for anything else."""
   rates = {}
@@ -190,7 +199,7 @@ def run_row(name, kind, steps, args):
   plan_path = os.path.join(run_dir, "plan.json")
   if os.path.isfile(plan_path):
     plan = json.load(open(plan_path, encoding="utf-8"))
-    if "flags" in plan and plan["flags"] != row_flags(kind, args, plan["epochs"]):
+    if "flags" in plan and not same_flags(plan["flags"], row_flags(kind, args, plan["epochs"])):
       raise SystemExit(f"[{name}] {run_dir} was planned with other flags ({' '.join(plan['flags'])}): give another "
                        f"--study_dir, or remove that run to retrain it")
   if os.path.isfile(result_path):

@@ -132,3 +132,13 @@ def test_a_row_planned_with_other_flags_is_refused_not_reused(tmp_path):
     learning_curve.run_row("supervised_10min", "supervised", 8, args)
   same = learning_curve.parse_args([f"--study_dir={tmp_path}"])
   assert learning_curve.run_row("supervised_10min", "supervised", 8, same)["steps"] == 8  # skipped: same flags
+
+
+def test_init_from_paths_that_name_the_same_run_are_the_same_flags(tmp_path):
+  (tmp_path / "burn_in").mkdir()
+  (tmp_path / "study").mkdir()
+  (tmp_path / "study" / "burn_in").symlink_to(tmp_path / "burn_in")
+  planned = ["--flagfile=c.flags", f"--init_from={tmp_path}/study/burn_in", "--mu=0.5"]
+  assert learning_curve.same_flags(planned, ["--flagfile=c.flags", f"--init_from={tmp_path}/burn_in", "--mu=0.5"])
+  assert not learning_curve.same_flags(planned, ["--flagfile=c.flags", f"--init_from={tmp_path}/study", "--mu=0.5"])
+  assert not learning_curve.same_flags(planned, ["--flagfile=c.flags", f"--init_from={tmp_path}/burn_in", "--mu=1"])

@@ -16,12 +16,14 @@ from tsal_tf.metrics import NORMALIZERS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Training run directory (flags.txt + checkpoints/).")
-flags.DEFINE_string("checkpoint", None, "A specific checkpoint, <run_dir>/checkpoints/ckpt-<step>.npz (default: the latest).")
+flags.DEFINE_string("checkpoint", None, "A specific checkpoint, <run_dir>/checkpoints/ckpt-<step>.npz (default: "
+                    "the latest).")
 flags.DEFINE_list("data_dir", None, "300W-style folders of images + .pts, comma-separated (evaluated together and "
                   "one by one), or a 300VW root with --eval_data=300vw.")
 flags.DEFINE_enum("eval_data", "images", ["images", "300vw"], "Evaluation data layout.")
 flags.DEFINE_string("output", None, "Output path prefix (default <run_dir>/eval_<data folder names>, suffixed "
-                    "with the normaliser, _flip_test, the checkpoint, _first<limit> where they differ from the defaults).")
+                    "with the normaliser, _flip_test, the checkpoint, _first<limit> where they differ from the "
+                    "defaults).")
 flags.DEFINE_enum("eval_normalizer", "inter_pupil", NORMALIZERS,
                   "NME normaliser.")
 flags.DEFINE_float("threshold", 0.08, "AUC / failure-rate threshold.")
