@@ -6,8 +6,6 @@ tracking (phi(V, p_l) from the frame-0 ground truth) on clips synthesised from t
 with the training margin (the usual 300W protocol of SAN/SBR). Writes `<output>.json` and a CED plot PNG.
 """
 
-import os
-
 from absl import app
 from absl import flags
 
@@ -52,9 +50,8 @@ def main(argv):
   output = FLAGS.output or evaluation.report_prefix(FLAGS.run_dir, FLAGS.data_dir, FLAGS.eval_normalizer,
                                                     FLAGS.flip_test, FLAGS.checkpoint, FLAGS.limit)
   atomic_write_json(output + ".json", report)
-  name = "+".join(os.path.basename(os.path.normpath(d)) for d in FLAGS.data_dir)
   metrics.plot_ced(curves, output + "_ced.png", FLAGS.threshold,
-                   title=f"CED ({FLAGS.eval_normalizer}) on {name}{' (flip test)' if FLAGS.flip_test else ''}")
+                   title=f"CED ({FLAGS.eval_normalizer}) on {evaluation.data_name(FLAGS.data_dir)}{' (flip test)' if FLAGS.flip_test else ''}")
   print(f"{report['faces']} faces, NME normalised by {FLAGS.eval_normalizer}:")
   for role, sources in report["results"].items():
     for source, summary in sources.items():

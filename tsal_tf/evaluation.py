@@ -210,11 +210,17 @@ def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images",
   return EvaluationData(frames, tracks, images, truth, subsets, video_ids)
 
 
+def data_name(data_dirs):
+  """The evaluated data's name: its folders' base names joined by '+' (`a/300w_helen_test,b/300w_lfpw_test/` ->
+  `300w_helen_test+300w_lfpw_test`)."""
+  return "+".join(os.path.basename(os.path.normpath(d)) for d in data_dirs)
+
+
 def report_prefix(run_dir, data_dirs, normalizer="inter_pupil", flip_test=False, checkpoint=None, limit=0):
   """`<run_dir>/eval_<data folder names>`, suffixed with the normaliser (other than inter-pupil), `_flip_test`,
   the checkpoint's name (when one is named) and `_first<limit>` (a limited evaluation), so that evaluations of
   one run on other data or under these choices sit side by side instead of replacing each other."""
-  name = "+".join(os.path.basename(os.path.normpath(d)) for d in data_dirs)
+  name = data_name(data_dirs)
   if normalizer != "inter_pupil":
     name += f"_{normalizer}"
   if flip_test:
