@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 
 from tsal_tf.data import augment, clips, schemes, synthetic
@@ -159,3 +160,48 @@ def test_synthetic_clip_is_smooth_and_exact():
   assert steps.max() < 6.0
   right, left = schemes.pupils(clip.landmarks[0])
   assert right[0] < left[0]  # subject's right eye on the image left, as in iBUG
+
+
+def test_degrade_blurs_and_adds_noise_from_its_draws():
+  image = np.random.default_rng(0).integers(0, 256, (32, 40, 3)).astype(np.uint8)
+  rng = np.random.default_rng(5)
+  assert augment.degrade(image, rng, 0.0, 0.0) is image
+  assert rng.bit_generator.state == np.random.default_rng(5).bit_generator.state  # no draw when off
+
+  # The oracle replays the same draws: the blur decision, its sigma, the noise level, the noise.
+  twin = np.random.default_rng(7)
+  twin.uniform()  # the blur decision, taken at probability 1
+  sigma = twin.uniform(*augment.BLUR_SIGMA)
+  want = cv2.GaussianBlur(image, (0, 0), sigma).astype(np.float64)
+  want = np.clip(want + twin.normal(0.0, twin.uniform(0.0, 6.0), image.shape), 0, 255).astype(np.uint8)
+  got = augment.degrade(image, np.random.default_rng(7), 1.0, 6.0)
+  np.testing.assert_array_equal(got, want)
+  assert got.dtype == np.uint8 and 0.0 < np.abs(got.astype(float) - image).mean()
+
+
+def test_photometric_changes_leave_the_landmarks_and_the_crop_geometry():
+  points = np.random.default_rng(3).uniform(40, 160, size=(68, 2))
+  image = np.random.default_rng(4).integers(0, 256, (200, 200, 3)).astype(np.uint8)
+  plain = augment.AugmentConfig(rotation_deg=20, scale=0.1, shift=0.05, flip_prob=0.5, colour=0.2)
+  degraded = augment.AugmentConfig(rotation_deg=20, scale=0.1, shift=0.05, flip_prob=0.5, colour=0.2,
+                                   blur=1.0, noise=8.0)
+  crop_a, points_a, transform_a = augment.augment_face(image, points, np.random.default_rng(9), 64, plain,
+                                                       schemes.IBUG68)
+  crop_b, points_b, transform_b = augment.augment_face(image, points, np.random.default_rng(9), 64, degraded,
+                                                       schemes.IBUG68)
+  np.testing.assert_array_equal(points_a, points_b)
+  np.testing.assert_array_equal(transform_a.matrix, transform_b.matrix)
+  # Blur removes high frequencies: the degraded crop's neighbour differences are smaller despite the noise.
+  assert np.abs(np.diff(crop_b.astype(float), axis=1)).mean() < np.abs(np.diff(crop_a.astype(float), axis=1)).mean()
+
+
+def test_still_clip_frames_share_one_degradation():
+  points = np.random.default_rng(3).uniform(60, 140, size=(68, 2))
+  image = np.random.default_rng(4).integers(0, 256, (200, 200, 3)).astype(np.uint8)
+  still = clips.MotionConfig(rotation_deg=0, zoom=0, shift=0, warp=0, brightness=0, occluder_prob=0)
+  config = augment.AugmentConfig(noise=10.0)
+  clip = clips.still_to_clip(image, points, np.random.default_rng(1), 3, 64, schemes.IBUG68, config, still)
+  np.testing.assert_array_equal(clip.frames[0], clip.frames[2])  # no motion: the same frame, the same noise
+  clean = clips.still_to_clip(image, points, np.random.default_rng(1), 3, 64, schemes.IBUG68,
+                              augment.NO_AUGMENT, still)
+  assert np.abs(clip.frames[0].astype(float) - clean.frames[0]).mean() > 1.0

@@ -65,6 +65,7 @@ def data_config():
                     clip_length=FLAGS.clip_length, label_stride=FLAGS.label_stride, frame_step=FLAGS.frame_step,
                     augment=FLAGS.augment, augment_rotation=FLAGS.augment_rotation,
                     augment_scale=FLAGS.augment_scale, augment_shift=FLAGS.augment_shift,
+                    augment_blur=FLAGS.augment_blur, augment_noise=FLAGS.augment_noise,
                     occluder_prob=FLAGS.occluder_prob, still_motion=FLAGS.still_motion,
                     label_x_offset=FLAGS.label_x_offset, skip_bad=FLAGS.skip_bad,
                     unlabeled_lists=tuple(FLAGS.unlabeled_list or ()), label_fraction=FLAGS.label_fraction,

@@ -39,6 +39,10 @@ flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / c
 flags.DEFINE_float("augment_rotation", 15.0, "Augmentation: rotation uniformly in [-r, r] degrees.")
 flags.DEFINE_float("augment_scale", 0.1, "Augmentation: crop zoom uniformly in [1 - s, 1 + s].")
 flags.DEFINE_float("augment_shift", 0.05, "Augmentation: translation uniformly in [-t, t] x the crop side, per axis.")
+flags.DEFINE_float("augment_blur", 0.0, "Augmentation: probability of a Gaussian blur, sigma uniformly in "
+                   "[0.5, 1.5] crop pixels.", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("augment_noise", 0.0, "Augmentation: additive Gaussian noise, standard deviation uniformly in "
+                   "[0, n] grey levels.", lower_bound=0.0)
 flags.DEFINE_float("occluder_prob", 0.3, "Probability that a moving occluder crosses a clip made from a still.")
 flags.DEFINE_float("still_motion", 1.0, "Scale of the synthetic motion between the frames of a training clip made "
                    "from a still (--data=300w_clips; validation clips keep 1.0). At 1.0: random velocities of "

@@ -28,6 +28,8 @@ class AugmentConfig:
     shift: translation uniformly in [-shift, shift] * crop side, per axis.
     flip_prob: probability of a horizontal flip.
     colour: brightness / contrast / saturation jitter amplitude.
+    blur: probability of a Gaussian blur (`degrade`).
+    noise: additive Gaussian noise of standard deviation uniformly in [0, noise] grey levels (`degrade`).
     label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side
       (a property of the data: annotations = content + (e, 0), e = label_x_offset * max(box_w, box_h)). A flip
       keeps that convention (see `flip_offset`), so a flipped crop is labeled like an unflipped one; 0 = the
@@ -39,6 +41,8 @@ class AugmentConfig:
   shift: float = 0.0
   flip_prob: float = 0.0
   colour: float = 0.0
+  blur: float = 0.0
+  noise: float = 0.0
   label_x_offset: float = 0.0
 
 
@@ -165,6 +169,26 @@ def colour_jitter(image, rng, amplitude):
   return np.clip(x, 0, 255).astype(np.uint8)
 
 
+BLUR_SIGMA = (0.5, 1.5)  # crop pixels: from a soft focus to about 2% of a 128-px crop
+
+
+def degrade(image, rng, blur_prob, noise):
+  """Random loss of image quality: with probability `blur_prob` a Gaussian blur of sigma uniformly in
+  BLUR_SIGMA crop pixels, then additive Gaussian noise of standard deviation uniformly in [0, noise] grey
+  levels. uint8 [H, W, 3] -> uint8; draws nothing from `rng` when both are 0."""
+  if blur_prob and rng.uniform() < blur_prob:
+    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(*BLUR_SIGMA))
+  if noise:
+    image = np.clip(image + rng.normal(0.0, rng.uniform(0.0, noise), image.shape), 0, 255).astype(np.uint8)
+  return image
+
+
+def photometric(image, rng, config):
+  """The pixel-value part of the augmentation: `colour_jitter`, then `degrade`. A clip re-seeds `rng` per frame
+  so that its frames share one draw (the same jitter, blur and noise pattern)."""
+  return degrade(colour_jitter(image, rng, config.colour), rng, config.blur, config.noise)
+
+
 def augment_face(image, landmarks, rng, size, config, scheme, box=None):
   """Crop + augment one face.
 
@@ -172,5 +196,5 @@ def augment_face(image, landmarks, rng, size, config, scheme, box=None):
     (crop uint8 [S, S, 3], crop landmarks float32 [N, 2], CropTransform).
   """
   transform = random_transform(rng, source_box(landmarks, box), size, config)
-  crop = colour_jitter(warp_image(image, transform), rng, config.colour)
+  crop = photometric(warp_image(image, transform), rng, config)
   return crop, source_to_crop(landmarks, transform, scheme), transform

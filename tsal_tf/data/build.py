@@ -38,6 +38,7 @@ class DataConfig:
     augment: flip / rotation / scale / translation / colour augmentation of the training clips.
     augment_rotation, augment_scale, augment_shift: its geometric ranges, augment.AugmentConfig's rotation_deg,
       scale and shift (the defaults are TRAIN_AUGMENT's).
+    augment_blur, augment_noise: its loss of image quality, augment.AugmentConfig's blur and noise.
     occluder_prob: probability that a moving occluder crosses a clip made from a labeled still.
     still_motion: scale of the synthetic motion between the frames of a training clip made from a still
       (300w_clips; clips.MotionConfig.scaled: its rotation, zoom and shift velocities and its non-rigid warp).
@@ -68,6 +69,8 @@ class DataConfig:
   augment_rotation: float = _TRAIN_AUGMENT.rotation_deg
   augment_scale: float = _TRAIN_AUGMENT.scale
   augment_shift: float = _TRAIN_AUGMENT.shift
+  augment_blur: float = _TRAIN_AUGMENT.blur
+  augment_noise: float = _TRAIN_AUGMENT.noise
   occluder_prob: float = 0.3
   still_motion: float = 1.0
   label_x_offset: float = 0.0
@@ -112,8 +115,8 @@ def _train_augment(config):
   if not config.augment:
     return dataclasses.replace(augment.NO_AUGMENT, label_x_offset=config.label_x_offset)
   return dataclasses.replace(augment.TRAIN_AUGMENT, rotation_deg=config.augment_rotation,
-                             scale=config.augment_scale, shift=config.augment_shift,
-                             label_x_offset=config.label_x_offset)
+                             scale=config.augment_scale, shift=config.augment_shift, blur=config.augment_blur,
+                             noise=config.augment_noise, label_x_offset=config.label_x_offset)
 
 
 def _training_source(config):

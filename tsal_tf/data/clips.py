@@ -146,7 +146,7 @@ def still_to_clip(image, landmarks, rng, num_frames, size, scheme, augment_confi
       frame = frame[:, ::-1].copy()
       points = (schemes.flip_landmarks(points, size, scheme)
                 + augment.flip_offset(matrix, box, augment_config.label_x_offset))
-    frame = augment.colour_jitter(frame, np.random.default_rng(colour_seed), augment_config.colour)
+    frame = augment.photometric(frame, np.random.default_rng(colour_seed), augment_config)
     frames.append(frame)
     tracks.append(points)
   labeled = np.zeros(num_frames, bool)
@@ -171,8 +171,8 @@ def video_clip(images, landmarks, rng, size, scheme, augment_config=augment.NO_A
   colour_seed = rng.integers(1 << 31)
   frames, tracks = [], []
   for image, points in zip(images, landmarks):
-    frames.append(augment.colour_jitter(augment.warp_image(image, transform),
-                                        np.random.default_rng(colour_seed), augment_config.colour))
+    frames.append(augment.photometric(augment.warp_image(image, transform), np.random.default_rng(colour_seed),
+                                      augment_config))
     tracks.append(augment.source_to_crop(points, transform, scheme) if points is not None
                   else np.full((scheme.num_points, 2), np.nan, np.float32))
   labeled = np.zeros(len(images), bool)
