@@ -302,7 +302,7 @@ def flipped(result, role, normalizer):
 
 
 def write_report(results, dlib, args, command):
-  from tsal_tf.io_utils import atomic_write_text
+  from tsal_tf.io_utils import atomic_write_report, atomic_write_text
   rows = csv_rows(results, dlib)
   buffer = io.StringIO()
   writer = csv.DictWriter(buffer, CSV_HEADER, extrasaction="ignore", lineterminator="\n")
@@ -344,7 +344,7 @@ def write_report(results, dlib, args, command):
   machines = sorted({result.get("machine", "not recorded") for result in results})
   lines += ["", f"Machine{'s' if len(machines) > 1 else ''} of the rows: {'; '.join(machines)}."]
   lines += ["", "![learning curve](learning_curve.png)", ""]
-  atomic_write_text(os.path.join(args.report_dir, "learning_curve.md"), "\n".join(lines))
+  atomic_write_report(os.path.join(args.report_dir, "learning_curve.md"), "\n".join(lines))
 
 
 def main(argv=None):

@@ -190,7 +190,7 @@ def plot(rows, path):
 
 
 def write_report(results, args, command):
-  from tsal_tf.io_utils import atomic_write_text
+  from tsal_tf.io_utils import atomic_write_report, atomic_write_text
   rows = table(results)
   buffer = io.StringIO()
   writer = csv.DictWriter(buffer, CSV_HEADER, lineterminator="\n")
@@ -218,7 +218,7 @@ def write_report(results, args, command):
     lines += ["", gap_line(rows)]
   lines += ["", f"Machine{'s' if len(machines) > 1 else ''} of the rows: {'; '.join(machines)}.", "",
             "![semi-supervised](semi_supervised.png)", ""]
-  atomic_write_text(os.path.join(args.report_dir, "semi_supervised.md"), "\n".join(lines))
+  atomic_write_report(os.path.join(args.report_dir, "semi_supervised.md"), "\n".join(lines))
   return rows
 
 

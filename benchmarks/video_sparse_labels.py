@@ -53,7 +53,7 @@ def write_report(path, rows, summary, label_stride, video):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
-  from tsal_tf.io_utils import atomic_path, atomic_write_text
+  from tsal_tf.io_utils import atomic_path, atomic_write_report, atomic_write_text
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   atomic_write_text(path + ".csv", "run,frame,labeled,detection,tracking\n" + "".join(
       f"{r[0]},{r[1]},{int(r[2])},{r[3]:.3f},{r[4]:.3f}\n" for r in rows))
@@ -75,7 +75,7 @@ def write_report(path, rows, summary, label_stride, video):
     by_frame.setdefault((frame, labeled), {})[run] = f"{detection:.2f} / {tracking:.2f}"
   for (frame, labeled), cells in sorted(by_frame.items()):
     lines.append(f"| {frame} | {'yes' if labeled else ''} | " + " | ".join(cells[n] for n in names) + " |")
-  atomic_write_text(path + ".md", "\n".join(lines) + "\n")
+  atomic_write_report(path + ".md", "\n".join(lines) + "\n")
   figure, axes = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
   for column, (axis, title) in enumerate(zip(axes, ("detection (each frame on its own)",
                                                     "tracking (from the last labeled frame)")), start=3):

@@ -148,7 +148,7 @@ def write_report(results, report_dir, command):
   import matplotlib.pyplot as plt
   import numpy as np
   from tsal_tf import metrics
-  from tsal_tf.io_utils import atomic_path, atomic_write_text
+  from tsal_tf.io_utils import atomic_path, atomic_write_report, atomic_write_text
   os.makedirs(report_dir, exist_ok=True)
   table = io.StringIO()
   writer = csv.writer(table)
@@ -203,7 +203,7 @@ def write_report(results, report_dir, command):
           *[f"| {n} | {results[n]['hparams']['mfds']} | {auc:.4f} |" for n, auc in fig5],
           *zero_motion_row(results[names[0]]), "",
           "![ablation](ablation.png)", ""]
-  atomic_write_text(os.path.join(report_dir, "ablation.md"), "\n".join(text))
+  atomic_write_report(os.path.join(report_dir, "ablation.md"), "\n".join(text))
 
 
 def main(argv):

@@ -38,5 +38,20 @@ def atomic_write_text(path, text):
       f.write(text)
 
 
+NOTES_MARKER = "<!-- Written by hand below this line: kept when the report above is written again. -->"
+
+
+def atomic_write_report(path, text):
+  """Write a generated Markdown report atomically, keeping the hand-written notes of the file it replaces:
+  everything from NOTES_MARKER on (the marker included) follows the new text unchanged."""
+  notes = ""
+  if os.path.isfile(path):
+    with open(path, encoding="utf-8") as f:
+      old = f.read()
+    if NOTES_MARKER in old:
+      notes = "\n" + old[old.index(NOTES_MARKER):]
+  atomic_write_text(path, text.rstrip("\n") + "\n" + notes)
+
+
 def atomic_write_json(path, obj):
   atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
