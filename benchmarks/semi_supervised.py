@@ -112,10 +112,10 @@ def with_burn_in(result, burn_in):
 
 def table(results):
   """CSV rows (dicts) of the finished rows [(plan_rows' model, label fraction, result)]: one per network
-  reported."""
+  reported, the teacher before the student."""
   rows = []
   for planned_model, fraction, result in results:
-    for role, report in result["metrics"].items():
+    for role, report in sorted(result["metrics"].items(), key=lambda item: item[0] != "teacher"):
       model = csv_model(planned_model, role, result["metrics"])
       if model is None:
         continue

@@ -53,6 +53,15 @@ def test_a_burn_in_row_starts_the_tsal_rows_and_counts_in_their_budget():
     semi_supervised.plan_rows(semi_supervised.parse_args(["--burn_in=1"]))
 
 
+def test_table_lists_the_teacher_before_the_student():
+  summary = {"inter_pupil": {"fused": {"nme": 0.05}}, "inter_ocular": {"fused": {"nme": 0.04}}}
+  result = {"minutes": 20.0, "steps": 100, "metrics": {"student": {"all": summary}, "teacher": {"all": summary}}}
+  rows = semi_supervised.table([("tsal", 0.1, result), ("mean_teacher", 0.1, result)])
+  assert [row["model"] for row in rows] == ["teacher", "student", "mean_teacher"]
+  assert rows[0] == {"label_fraction": "0.1", "model": "teacher", "minutes": "20.0", "steps": 100,
+                     "nme_ip": "5.00", "nme_io": "4.00"}
+
+
 def test_gap_recovered_is_the_share_of_the_lower_to_upper_gap():
   rows = [{"label_fraction": "all", "model": "supervised_all", "nme_ip": "4.00"},
           {"label_fraction": "0.1", "model": "supervised_f", "nme_ip": "7.00"},
