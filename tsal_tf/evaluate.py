@@ -50,8 +50,9 @@ def main(argv):
   output = FLAGS.output or evaluation.report_prefix(FLAGS.run_dir, FLAGS.data_dir, FLAGS.eval_normalizer,
                                                     FLAGS.flip_test, FLAGS.checkpoint, FLAGS.limit)
   atomic_write_json(output + ".json", report)
+  title = f"CED ({FLAGS.eval_normalizer}) on {evaluation.data_name(FLAGS.data_dir)}"
   metrics.plot_ced(curves, output + "_ced.png", FLAGS.threshold,
-                   title=f"CED ({FLAGS.eval_normalizer}) on {evaluation.data_name(FLAGS.data_dir)}{' (flip test)' if FLAGS.flip_test else ''}")
+                   title=title + (" (flip test)" if FLAGS.flip_test else ""))
   print(f"{report['faces']} faces, NME normalised by {FLAGS.eval_normalizer}:")
   for role, sources in report["results"].items():
     for source, summary in sources.items():

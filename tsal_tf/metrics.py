@@ -3,6 +3,8 @@
 All inputs are landmarks [..., N, 2] in one coordinate frame (any frame works: NME is scale-free).
 """
 
+import textwrap
+
 import numpy as np
 
 from tsal_tf.data import schemes
@@ -120,7 +122,8 @@ def plot_ced(curves, path, threshold=0.08, title="Cumulative error distribution"
   for label, errors in curves.items():
     thresholds, fractions = ced_curve(errors, threshold)
     axis.plot(thresholds, fractions, label=f"{label} (AUC {auc(errors, threshold):.3f})")
-  axis.set_xlabel("NME"), axis.set_ylabel("fraction of faces"), axis.set_title(title)
+  axis.set_xlabel("NME"), axis.set_ylabel("fraction of faces")
+  axis.set_title(textwrap.fill(title, 50), fontsize=10)  # a long data-set name wraps instead of leaving the figure
   axis.set_xlim(0, threshold), axis.set_ylim(0, 1), axis.grid(alpha=0.3), axis.legend(fontsize=7)
   figure.tight_layout()
   with atomic_path(path) as tmp:

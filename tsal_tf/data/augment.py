@@ -169,7 +169,7 @@ def colour_jitter(image, rng, amplitude):
   return np.clip(x, 0, 255).astype(np.uint8)
 
 
-BLUR_SIGMA = (0.5, 1.5)  # crop pixels: from a soft focus to about 2% of a 128-px crop
+BLUR_SIGMA = (0.5, 1.5)  # crop pixels: from a soft focus to 1.2% of a 128-px crop
 
 
 def degrade(image, rng, blur_prob, noise):
