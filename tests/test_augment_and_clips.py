@@ -1,3 +1,5 @@
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -168,40 +170,52 @@ def test_degrade_blurs_and_adds_noise_from_its_draws():
   assert augment.degrade(image, rng, 0.0, 0.0) is image
   assert rng.bit_generator.state == np.random.default_rng(5).bit_generator.state  # no draw when off
 
-  # The oracle replays the same draws: the blur decision, its sigma, the noise level, the noise.
+  # The oracle replays the same draws: the blur decision, its sigma, the noise level; the pattern's own generator.
   twin = np.random.default_rng(7)
   twin.uniform()  # the blur decision, taken at probability 1
-  sigma = twin.uniform(*augment.BLUR_SIGMA)
-  want = cv2.GaussianBlur(image, (0, 0), sigma).astype(np.float64)
-  want = np.clip(want + twin.normal(0.0, twin.uniform(0.0, 6.0), image.shape), 0, 255).astype(np.uint8)
-  got = augment.degrade(image, np.random.default_rng(7), 1.0, 6.0)
-  np.testing.assert_array_equal(got, want)
-  assert got.dtype == np.uint8 and 0.0 < np.abs(got.astype(float) - image).mean()
+  want = cv2.GaussianBlur(image, (0, 0), twin.uniform(*augment.BLUR_SIGMA)).astype(np.float64)
+  std = twin.uniform(0.0, 6.0)
+  want = np.clip(np.rint(want + np.random.default_rng(8).normal(0.0, std, image.shape).astype(np.float32)), 0, 255)
+  got = augment.degrade(image, np.random.default_rng(7), 1.0, 6.0, np.random.default_rng(8))
+  np.testing.assert_array_equal(got, want.astype(np.uint8))
+  assert got.dtype == np.uint8
+
+
+def test_degrade_noise_keeps_the_mean_grey_level():
+  flat = np.full((128, 128, 3), 128, np.uint8)
+  noisy = augment.degrade(flat, np.random.default_rng(0), 0.0, 8.0)
+  assert noisy.std() > 1.0 and abs(noisy.mean() - 128.0) < 0.05  # rounding, not truncation
 
 
 def test_photometric_changes_leave_the_landmarks_and_the_crop_geometry():
   points = np.random.default_rng(3).uniform(40, 160, size=(68, 2))
   image = np.random.default_rng(4).integers(0, 256, (200, 200, 3)).astype(np.uint8)
   plain = augment.AugmentConfig(rotation_deg=20, scale=0.1, shift=0.05, flip_prob=0.5, colour=0.2)
-  degraded = augment.AugmentConfig(rotation_deg=20, scale=0.1, shift=0.05, flip_prob=0.5, colour=0.2,
-                                   blur=1.0, noise=8.0)
-  crop_a, points_a, transform_a = augment.augment_face(image, points, np.random.default_rng(9), 64, plain,
-                                                       schemes.IBUG68)
-  crop_b, points_b, transform_b = augment.augment_face(image, points, np.random.default_rng(9), 64, degraded,
-                                                       schemes.IBUG68)
-  np.testing.assert_array_equal(points_a, points_b)
-  np.testing.assert_array_equal(transform_a.matrix, transform_b.matrix)
-  # Blur removes high frequencies: the degraded crop's neighbour differences are smaller despite the noise.
-  assert np.abs(np.diff(crop_b.astype(float), axis=1)).mean() < np.abs(np.diff(crop_a.astype(float), axis=1)).mean()
+  crops = {}
+  for name, extra in (("plain", {}), ("blurred", {"blur": 1.0}), ("noisy", {"noise": 8.0})):
+    config = dataclasses.replace(plain, **extra)
+    crop, crop_points, transform = augment.augment_face(image, points, np.random.default_rng(9), 64, config,
+                                                        schemes.IBUG68)
+    crops[name] = crop.astype(float)
+    if name == "plain":
+      plain_points, plain_matrix = crop_points, transform.matrix
+    np.testing.assert_array_equal(crop_points, plain_points)
+    np.testing.assert_array_equal(transform.matrix, plain_matrix)
+  roughness = {name: np.abs(np.diff(crop, axis=1)).mean() for name, crop in crops.items()}
+  assert roughness["blurred"] < roughness["plain"] < roughness["noisy"]  # blur smooths, noise roughens
 
 
-def test_still_clip_frames_share_one_degradation():
+def test_still_clip_frames_share_the_noise_level_not_the_pattern():
   points = np.random.default_rng(3).uniform(60, 140, size=(68, 2))
   image = np.random.default_rng(4).integers(0, 256, (200, 200, 3)).astype(np.uint8)
   still = clips.MotionConfig(rotation_deg=0, zoom=0, shift=0, warp=0, brightness=0, occluder_prob=0)
-  config = augment.AugmentConfig(noise=10.0)
-  clip = clips.still_to_clip(image, points, np.random.default_rng(1), 3, 64, schemes.IBUG68, config, still)
-  np.testing.assert_array_equal(clip.frames[0], clip.frames[2])  # no motion: the same frame, the same noise
   clean = clips.still_to_clip(image, points, np.random.default_rng(1), 3, 64, schemes.IBUG68,
                               augment.NO_AUGMENT, still)
-  assert np.abs(clip.frames[0].astype(float) - clean.frames[0]).mean() > 1.0
+  np.testing.assert_array_equal(clean.frames[0], clean.frames[2])  # no motion: the same frame
+  noisy = clips.still_to_clip(image, points, np.random.default_rng(1), 3, 64, schemes.IBUG68,
+                              augment.AugmentConfig(noise=10.0), still)
+  residuals = noisy.frames.astype(float) - clean.frames  # [K, S, S, 3]; clipping aside, the noise itself
+  inside = (clean.frames > 40) & (clean.frames < 215)
+  stds = [residuals[k][inside[k]].std() for k in range(3)]
+  assert min(stds) > 0.5 and max(stds) < 1.1 * min(stds)  # one level for the clip
+  assert np.abs(residuals[0] - residuals[2]).mean() > 0.3  # a pattern of its own in every frame

@@ -35,7 +35,8 @@ flags.DEFINE_integer("label_seed", 0, "Seed of the --label_fraction choice (the 
 flags.DEFINE_boolean("guide_flip_test", False, "Track an unlabeled clip's pseudo-labels from the teacher's (or "
                      "the single model's) flip-test detection of frame 0, in inference mode, instead of its plain "
                      "detection: one more forward pass of 2 images per clip.")
-flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation.")
+flags.DEFINE_boolean("augment", True, "Flip / rotation / scale / translation / colour augmentation (and blur and "
+                     "noise with --augment_blur, --augment_noise).")
 flags.DEFINE_float("augment_rotation", 15.0, "Augmentation: rotation uniformly in [-r, r] degrees.")
 flags.DEFINE_float("augment_scale", 0.1, "Augmentation: crop zoom uniformly in [1 - s, 1 + s].")
 flags.DEFINE_float("augment_shift", 0.05, "Augmentation: translation uniformly in [-t, t] x the crop side, per axis.")

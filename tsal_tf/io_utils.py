@@ -6,6 +6,7 @@ A crash at any moment leaves either the old file or the complete new one, never 
 import contextlib
 import json
 import os
+import re
 import tempfile
 
 
@@ -43,13 +44,16 @@ NOTES_MARKER = "<!-- Written by hand below this line: kept when the report above
 
 def atomic_write_report(path, text):
   """Write a generated Markdown report atomically, keeping the hand-written notes of the file it replaces:
-  everything from NOTES_MARKER on (the marker included) follows the new text unchanged."""
+  everything from the first line that is NOTES_MARKER (the marker included) follows the new text unchanged."""
+  if NOTES_MARKER in text:
+    raise ValueError(f"{path}: the generated report holds the notes marker, which belongs to hand-written notes")
   notes = ""
   if os.path.isfile(path):
     with open(path, encoding="utf-8") as f:
       old = f.read()
-    if NOTES_MARKER in old:
-      notes = "\n" + old[old.index(NOTES_MARKER):]
+    marker = re.search(rf"^{re.escape(NOTES_MARKER)}[ \t]*$", old, re.MULTILINE)
+    if marker:
+      notes = "\n" + old[marker.start():]
   atomic_write_text(path, text.rstrip("\n") + "\n" + notes)
 
 

@@ -172,21 +172,25 @@ def colour_jitter(image, rng, amplitude):
 BLUR_SIGMA = (0.5, 1.5)  # crop pixels: from a soft focus to 1.2% of a 128-px crop
 
 
-def degrade(image, rng, blur_prob, noise):
+def degrade(image, rng, blur_prob, noise, noise_rng=None):
   """Random loss of image quality: with probability `blur_prob` a Gaussian blur of sigma uniformly in
   BLUR_SIGMA crop pixels, then additive Gaussian noise of standard deviation uniformly in [0, noise] grey
-  levels. uint8 [H, W, 3] -> uint8; draws nothing from `rng` when both are 0."""
+  levels, rounded to the nearest level (no bias). uint8 [H, W, 3] -> uint8. The blur and the noise level come
+  from `rng` (nothing is drawn when both are 0), the noise pattern from `noise_rng` (default `rng`)."""
   if blur_prob and rng.uniform() < blur_prob:
     image = cv2.GaussianBlur(image, (0, 0), rng.uniform(*BLUR_SIGMA))
   if noise:
-    image = np.clip(image + rng.normal(0.0, rng.uniform(0.0, noise), image.shape), 0, 255).astype(np.uint8)
+    std = rng.uniform(0.0, noise)
+    pattern = (noise_rng or rng).normal(0.0, std, image.shape).astype(np.float32)
+    image = np.clip(np.rint(image + pattern), 0, 255).astype(np.uint8)
   return image
 
 
-def photometric(image, rng, config):
+def photometric(image, rng, config, noise_rng=None):
   """The pixel-value part of the augmentation: `colour_jitter`, then `degrade`. A clip re-seeds `rng` per frame
-  so that its frames share one draw (the same jitter, blur and noise pattern)."""
-  return degrade(colour_jitter(image, rng, config.colour), rng, config.blur, config.noise)
+  so that its frames share one draw (the same jitter, blur and noise level) and gives each frame its own
+  `noise_rng`, as a camera's noise changes from frame to frame."""
+  return degrade(colour_jitter(image, rng, config.colour), rng, config.blur, config.noise, noise_rng)
 
 
 def augment_face(image, landmarks, rng, size, config, scheme, box=None):

@@ -35,7 +35,8 @@ class DataConfig:
     val_clip_count: validation clips for the tracking NME.
     input_size, clip_length: crop side S and frames per clip K.
     label_stride, frame_step: one labeled frame in this many, and the frame spacing (real videos).
-    augment: flip / rotation / scale / translation / colour augmentation of the training clips.
+    augment: flip / rotation / scale / translation / colour (and optional blur and noise) augmentation of the
+      training clips.
     augment_rotation, augment_scale, augment_shift: its geometric ranges, augment.AugmentConfig's rotation_deg,
       scale and shift (the defaults are TRAIN_AUGMENT's).
     augment_blur, augment_noise: its loss of image quality, augment.AugmentConfig's blur and noise.

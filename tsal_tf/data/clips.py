@@ -102,7 +102,8 @@ def still_to_clip(image, landmarks, rng, num_frames, size, scheme, augment_confi
     num_frames: K.
     size: crop side S.
     scheme: LandmarkScheme (for the flip permutation).
-    augment_config: augmentation of frame 0 (the whole clip shares its flip and colour jitter).
+    augment_config: augmentation of frame 0 (the whole clip shares its flip, colour jitter, blur and noise
+      level; each frame draws its own noise).
     motion: MotionConfig.
     box: optional face box; default the landmark box.
 
@@ -146,7 +147,8 @@ def still_to_clip(image, landmarks, rng, num_frames, size, scheme, augment_confi
       frame = frame[:, ::-1].copy()
       points = (schemes.flip_landmarks(points, size, scheme)
                 + augment.flip_offset(matrix, box, augment_config.label_x_offset))
-    frame = augment.photometric(frame, np.random.default_rng(colour_seed), augment_config)
+    frame = augment.photometric(frame, np.random.default_rng(colour_seed), augment_config,
+                                np.random.default_rng([colour_seed, k]))
     frames.append(frame)
     tracks.append(points)
   labeled = np.zeros(num_frames, bool)
@@ -170,9 +172,9 @@ def video_clip(images, landmarks, rng, size, scheme, augment_config=augment.NO_A
   transform = augment.random_transform(rng, augment.source_box(landmarks[0], box), size, augment_config)
   colour_seed = rng.integers(1 << 31)
   frames, tracks = [], []
-  for image, points in zip(images, landmarks):
+  for k, (image, points) in enumerate(zip(images, landmarks)):
     frames.append(augment.photometric(augment.warp_image(image, transform), np.random.default_rng(colour_seed),
-                                      augment_config))
+                                      augment_config, np.random.default_rng([colour_seed, k])))
     tracks.append(augment.source_to_crop(points, transform, scheme) if points is not None
                   else np.full((scheme.num_points, 2), np.nan, np.float32))
   labeled = np.zeros(len(images), bool)
