@@ -50,7 +50,7 @@ def main():
     steps = [int(s) for s in spec.split(",")]
     net, run_flags = averaged_network(args.run_dir, steps, args.role)
     if images is None:
-      source = sources.ImageSource(samples, net.config.input_size, sources.scheme_of(samples))
+      source = sources.network_crops(samples, net.config)
       faces = [source.example(i) for i in range(len(source))]
       images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
     plain, flipped = evaluation.predict_images_plain_and_flip_test(

@@ -26,7 +26,7 @@ def main():
   args = parser.parse_args()
   from keras import ops
   from tsal_tf import metrics
-  from tsal_tf.data import augment, formats, sources
+  from tsal_tf.data import formats, sources
   from tsal_tf.model import decoders
   from tsal_tf.runs import load_networks
   try:
@@ -35,7 +35,7 @@ def main():
     raise SystemExit(f"error: {error}")
   net = teacher if args.role == "teacher" else student
   samples, _ = formats.load_pts_folders(args.data_dir.split(","))
-  source = sources.ImageSource(samples, net.config.input_size, sources.scheme_of(samples))
+  source = sources.network_crops(samples, net.config)
   faces = [source.example(i) for i in range(len(source))]
   images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
   stride = net.config.heatmap_stride
@@ -61,10 +61,10 @@ def main():
                                       mirror_shift=evaluation.run_mirror_shift(run_flags, images.shape[2]))["p_M"]
   print(f"  p_M with flip test (mean of the image and its mirror): {nme(flipped):.2f}%")
   # Flip augmentation averages a label offset e away in x: the model then sits -e off the labels. Mean signed
-  # error in crop pixels; divided by S / CROP_MARGIN it is the --label_x_offset that removes it (in x).
+  # error in crop pixels; divided by S / crop_margin it is the --label_x_offset that removes it (in x).
   bias = (p_m - truth).reshape(-1, 2).mean(axis=0)
   print(f"  p_M mean signed error (x, y): {bias[0]:+.3f}, {bias[1]:+.3f} crop pixels "
-        f"(x as a fraction of the face box: {bias[0] * augment.CROP_MARGIN / images.shape[2]:+.4f})")
+        f"(x as a fraction of the face box: {bias[0] * net.config.crop_margin / images.shape[2]:+.4f})")
   if truth.shape[1] == 68:  # where the error sits: mean point error / inter-pupil distance, per iBUG region
     distance = metrics.normalizer_distance(truth, "inter_pupil")
     point_errors = np.linalg.norm(p_m - truth, axis=-1) / distance[:, None]

@@ -60,7 +60,7 @@ def main():
   role, net = next(iter(runs.evaluated_roles(run_flags, teacher, student).items()))
   data_dir = args.data_dir.split(",") if args.eval_data == "images" else args.data_dir
   data = evaluation.evaluation_data(data_dir, net.config.input_size, args.clip_length, net.config.num_points,
-                                    args.eval_data, args.limit)
+                                    args.eval_data, args.limit, net.config.crop_margin)
   fb_errors, track_errors = point_errors(net, data.frames, data.tracks, args.normalizer)
   no_motion = evaluation.zero_motion_tracking(data.tracks, args.normalizer)[0]["nme"]
   print(f"{args.run_dir} ({role}): {len(data.frames)} clips of {args.clip_length} frames, "

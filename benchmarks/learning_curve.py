@@ -178,7 +178,7 @@ def evaluate_row(run_dir, eval_dirs):
   from tsal_tf.runs import evaluated_roles, load_networks
   teacher, student, run_flags = load_networks(run_dir)
   samples, subsets = formats.load_pts_folders(eval_dirs)
-  source = sources.ImageSource(samples, teacher.config.input_size, sources.scheme_of(samples))
+  source = sources.network_crops(samples, teacher.config)
   faces = [source.example(i) for i in range(len(source))]
   images, truth = np.stack([f["image"] for f in faces]), np.stack([f["landmarks"] for f in faces])
   gamma = float(run_flags.get("gamma", 0.8))

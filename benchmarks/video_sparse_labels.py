@@ -30,7 +30,7 @@ def predict_clip(net, frames, gamma, label_stride):
   from tsal_tf import evaluation
   from tsal_tf.data import augment, clips, schemes, sources
   size, scheme = net.config.input_size, schemes.IBUG68
-  faces = sources.ImageSource(frames, size, scheme)  # every frame cropped from its own landmark box
+  faces = sources.network_crops(frames, net.config, scheme)  # every frame cropped from its own landmark box
   examples = [faces.example(i) for i in range(len(faces))]
   fused = evaluation.predict_images(net, np.stack([e["image"] for e in examples]), gamma)["fused"]
   detection = np.stack([augment.apply_affine(p, augment.invert_affine(e["matrix"])) for p, e in zip(fused, examples)])
@@ -42,7 +42,8 @@ def predict_clip(net, frames, gamma, label_stride):
       continue
     # The segment cropped as training crops a video clip (frame 0's box, no augmentation).
     clip = clips.video_clip([sources.read_frame(f) for f in segment], [f.landmarks for f in segment],
-                            np.random.default_rng(0), size, scheme)
+                            np.random.default_rng(0), size, scheme,
+                            augment.AugmentConfig(crop_margin=net.config.crop_margin))
     tracked = evaluation.track_clips(net, clip.frames[None], clip.landmarks[None, 0])[0]
     tracking.append(augment.crop_to_source(tracked, clip.transform, scheme))
   return detection, np.concatenate(tracking)

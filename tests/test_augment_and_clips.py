@@ -2,6 +2,7 @@ import dataclasses
 
 import cv2
 import numpy as np
+import pytest
 
 from tsal_tf.data import augment, clips, schemes, synthetic
 
@@ -73,16 +74,17 @@ def test_flips_keep_the_annotation_offset():
   assert not plain.flipped and plain.flip_offset == (0.0, 0.0)
 
 
-def test_flip_test_shift_undoes_the_training_flip():
+@pytest.mark.parametrize("margin", [augment.CROP_MARGIN, 1.1])
+def test_flip_test_shift_undoes_the_training_flip(margin):
   # A model that learned the flipped labels exactly, shown the mirrored un-augmented crop, predicts that crop's
   # flipped labels; the flip test's back-mapping (mirror + centre_mirror_shift in x) must return the labels.
   offset, box, size = 0.01, np.array([40.0, 50.0, 160.0, 150.0]), 96
   labels = np.random.default_rng(7).uniform(50, 150, size=(68, 2))
-  centre = augment.centre_transform(box, size, augment.CROP_MARGIN)
+  centre = augment.centre_transform(box, size, margin)
   flipped = augment.CropTransform(centre.matrix, size, True, tuple(augment.flip_offset(centre.matrix, box, offset)))
   prediction_on_mirror = augment.source_to_crop(labels, flipped, schemes.IBUG68)
   back = schemes.flip_landmarks(prediction_on_mirror, size, schemes.IBUG68) + [
-      augment.centre_mirror_shift(size, offset), 0.0]
+      augment.centre_mirror_shift(size, offset, margin), 0.0]
   np.testing.assert_allclose(back, augment.source_to_crop(labels, centre, schemes.IBUG68), atol=1e-4)
 
 

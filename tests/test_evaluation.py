@@ -70,3 +70,16 @@ def test_report_prefix_keeps_evaluations_under_other_choices_apart():
   assert evaluation.report_prefix("runs/a", data) == "runs/a/eval_300w_helen_test+300w_lfpw_test"
   assert (evaluation.report_prefix("runs/a", data[:1], "inter_ocular", True, "runs/a/checkpoints/ckpt-40.npz", 50)
           == "runs/a/eval_300w_helen_test_inter_ocular_flip_test_ckpt-40_first50")
+
+
+@pytest.mark.parametrize("margin", [1.35, 1.1])
+def test_evaluation_crops_frame_the_face_at_the_networks_margin(margin):
+  # centre_transform maps the landmark box's longer side, of length L, to S / margin crop pixels and its
+  # centre to the crop's centre (S - 1) / 2: in the still images and in the first frame of the still clips.
+  from runners import ROOT
+  data = evaluation.evaluation_data(f"{ROOT}/../shared/data/300w_lfpw_test", 32, 2, 68, limit=3,
+                                    crop_margin=margin)
+  for points in (data.truth, data.tracks[:, 0]):
+    low, high = points.min(axis=1), points.max(axis=1)
+    np.testing.assert_allclose((high - low).max(axis=1), 32 / margin, rtol=1e-4)
+    np.testing.assert_allclose(0.5 * (low + high), 15.5, atol=1e-3)

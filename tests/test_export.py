@@ -1,5 +1,6 @@
 """Export: geometry of the serving crop, fresh-process loading with stock TensorFlow, saved_model_cli, REST JSON."""
 
+import dataclasses
 import json
 import os
 import re
@@ -36,6 +37,26 @@ def test_serving_crop_matches_the_training_crop():
   expected = augment.apply_affine(crop_points, augment.invert_affine(matrix))
   got = origin.numpy()[0] + scale.numpy()[0] * crop_points
   np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+def test_serving_crops_at_the_networks_margin(tmp_path):
+  # A network trained on crops of margin 1.1 is served on crops of margin 1.1: the endpoint's landmarks are the
+  # in-process prediction on that crop, mapped back to the image, and not the one on a crop of the default.
+  teacher = network.build_network(dataclasses.replace(CONFIG, crop_margin=1.1), "teacher")
+  serve = tf.saved_model.load(export.export(teacher, str(tmp_path), "tsal", 1)).signatures["serving_default"]
+  image = np.random.default_rng(3).integers(0, 256, (1, 64, 80, 3), dtype=np.uint8)
+  box = np.array([[20.0, 14.0, 52.0, 50.0]], np.float32)
+  got = serve(images=tf.constant(image), boxes=tf.constant(box))["landmarks"].numpy()
+
+  def predicted_at(margin):
+    normalised, origin, scale = export._crop_boxes(tf.constant(box), tf.constant([64.0]), tf.constant([80.0]), 32.0,
+                                                   margin)
+    crops = tf.image.crop_and_resize(image.astype(np.float32) / 255.0, normalised, [0], [32, 32]).numpy()
+    return origin.numpy()[:, None] + scale.numpy()[:, None] * predict_images(teacher, crops * 255.0)["fused"]
+
+  from tsal_tf.evaluation import predict_images
+  np.testing.assert_allclose(got, predicted_at(1.1), atol=2e-2)
+  assert np.abs(got - predicted_at(augment.CROP_MARGIN)).max() > 0.5
 
 
 def test_serving_without_a_box_resizes_the_whole_image_with_pixel_centres():

@@ -341,3 +341,18 @@ def test_the_jax_step_reads_the_guiding_networks_heatmaps_from_its_state():
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
   result = runners.run_jax_snippet(JAX_GUIDE)
   assert result.returncode == 0 and result.stdout.split()[-1] == "ok", result.stderr[-3000:]
+
+
+@pytest.mark.skipif(not os.path.isdir(DATA), reason="needs ../shared/data")
+def test_crop_margin_frames_the_training_and_validation_faces():
+  # Validation faces: the landmark box's longer side spans S / margin crop pixels. Training crops: the same up
+  # to the zoom augmentation (1 +- 0.1), so their mean span is about S / margin.
+  spans = {}
+  for margin in (1.35, 1.1):
+    data = build.build_data(_config(clip_length=1, crop_margin=margin))
+    val = data.val_landmarks
+    np.testing.assert_allclose((val.max(axis=1) - val.min(axis=1)).max(axis=1), 32 / margin, rtol=1e-4)
+    train = np.stack([data.train.example(i, 0)["landmarks"][0] for i in range(40)])
+    spans[margin] = (train.max(axis=1) - train.min(axis=1)).max(axis=1).mean()
+    assert spans[margin] == pytest.approx(32 / margin, rel=0.04)
+  assert spans[1.1] / spans[1.35] == pytest.approx(1.35 / 1.1, rel=0.01)

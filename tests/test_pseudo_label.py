@@ -6,22 +6,22 @@ import numpy as np
 import pytest
 
 from tsal_tf import evaluation, metrics, runs
-from tsal_tf.data import formats, schemes, sources
+from tsal_tf.data import augment, formats, schemes, sources
+from tsal_tf.model.config import NetworkConfig
 from tsal_tf.tools import pseudo_label
 
 from conftest import data_path
 
 
 class _Net:
-  class config:  # noqa: N801  (stands in for NetworkConfig)
-    input_size, num_points = 64, 68
+  config = NetworkConfig(input_size=64, crop_margin=1.1)
 
 
 def test_crop_predictions_map_back_to_the_source_annotation(monkeypatch):
   # A "network" that predicts every face's true crop landmarks must give back the .pts files' own points; its
   # flip-test view is shifted by d_i crop pixels in x, so that the mirror image's view is 2 d_i away.
   samples = formats.load_pts_folder(data_path("300w_lfpw_test"))[:5]
-  crops = sources.ImageSource(samples, 64, schemes.IBUG68)
+  crops = sources.ImageSource(samples, 64, schemes.IBUG68, augment.AugmentConfig(crop_margin=1.1))
   annotations = np.stack([s.landmarks for s in samples])
   shifts = [0.5, 0.0, 1.5, 0.25, 3.0]
   served = []  # the faces the stand-in has predicted, in order

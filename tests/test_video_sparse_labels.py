@@ -46,7 +46,7 @@ def test_per_frame_rows_report_and_the_tracking_oracle(tmp_path, monkeypatch):
   from tsal_tf.data import augment, formats, sources
   frames = formats.load_300vw(os.path.dirname(video), ["001"])["001"]
   truth = np.stack([f.landmarks for f in frames[:10]]).astype(np.float64)
-  transform = augment.centre_transform(augment.source_box(frames[0].landmarks), 32, augment.NO_AUGMENT.crop_margin)
+  transform = augment.centre_transform(augment.source_box(frames[0].landmarks), 32, net.config.crop_margin)
   crops = np.stack([augment.warp_image(sources.read_frame(f), transform) for f in frames[:10]])
   flows = ops.convert_to_numpy(net(crops[None].astype(np.float32) / 255.0)["flows"][0])[0]  # [9, 16, 16, 2]
   matrix = transform.matrix

@@ -12,6 +12,7 @@ from keras import ops
 
 from tsal_tf import metrics
 from tsal_tf import runs
+from tsal_tf.data import augment
 from tsal_tf.model import decoders
 
 
@@ -67,8 +68,8 @@ def _predict(net, images, gamma, batch_size, flip_test, mirror_shift):
 
 def run_mirror_shift(run_flags, size):
   """The flip test's mirror shift (crop pixels) for a run trained with --label_x_offset (0 without it)."""
-  from tsal_tf.data import augment
-  return augment.centre_mirror_shift(size, float(run_flags.get("label_x_offset", 0.0)))
+  return augment.centre_mirror_shift(size, float(run_flags.get("label_x_offset", 0.0)),
+                                     float(run_flags.get("crop_margin", augment.CROP_MARGIN)))
 
 
 def face_metrics(predictions, landmarks, subsets, normalizers=("inter_pupil", "inter_ocular"), threshold=0.08):
@@ -175,11 +176,14 @@ class EvaluationData:
   video_ids: list = None
 
 
-def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images", limit=0):
+def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images", limit=0,
+                    crop_margin=augment.CROP_MARGIN):
   """EvaluationData of 300W-style folders (`data_dir`: one or a list; eval_data "images": every face and its
   still clip of `clip_length` frames) or a 300VW root ("300vw": every clip of annotated frames), at most `limit`
-  faces or clips (0: all). Refuses faces of another landmark count than `num_points`."""
+  faces or clips (0: all), cropped at `crop_margin` (the network's NetworkConfig.crop_margin). Refuses faces of
+  another landmark count than `num_points`."""
   from tsal_tf.data import formats, schemes, sources
+  centre_crop = augment.AugmentConfig(crop_margin=crop_margin)
   subsets = video_ids = None
   if eval_data == "images":
     samples, subsets = formats.load_pts_folders([data_dir] if isinstance(data_dir, str) else data_dir)
@@ -187,11 +191,11 @@ def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images",
     scheme = sources.scheme_of(samples)
     if scheme.num_points != num_points:
       raise ValueError(f"{data_dir}: {scheme.num_points}-point faces, the model predicts {num_points}")
-    image_source = sources.ImageSource(samples, size, scheme)
-    clip_source = sources.StillClipSource(samples, size, clip_length, scheme)
+    image_source = sources.ImageSource(samples, size, scheme, centre_crop)
+    clip_source = sources.StillClipSource(samples, size, clip_length, scheme, centre_crop)
   else:
     videos = formats.load_300vw(data_dir)
-    clip_source = sources.VideoClipSource(videos, size, clip_length, schemes.IBUG68, label_stride=1)
+    clip_source = sources.VideoClipSource(videos, size, clip_length, schemes.IBUG68, centre_crop, label_stride=1)
     image_source = None
     video_ids = [clip_source.starts[i][0] for i in range(len(clip_source))]
     if limit:
@@ -242,7 +246,7 @@ def evaluate_run(run_dir, data_dir, normalizer="inter_pupil", threshold=0.08, cl
   teacher, student, run_flags = runs.load_networks(run_dir, checkpoint)
   size = teacher.config.input_size
   k = max(2, clip_length or int(run_flags.get("clip_length", 3)))  # tracking needs 2+ frames
-  data = evaluation_data(data_dir, size, k, teacher.config.num_points, eval_data, limit)
+  data = evaluation_data(data_dir, size, k, teacher.config.num_points, eval_data, limit, teacher.config.crop_margin)
   results, curves = {}, {}
   gamma = float(run_flags.get("gamma", 0.8))
   for role, net in runs.evaluated_roles(run_flags, teacher, student).items():

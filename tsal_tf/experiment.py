@@ -37,7 +37,8 @@ def network_config(num_points):
                        widths=tuple(int(w) for w in FLAGS.widths), blocks=FLAGS.blocks, head_width=FLAGS.head_width,
                        lhr_width=FLAGS.lhr_width,
                        flow_widths=tuple(int(w) for w in FLAGS.flow_widths), flow_scales=FLAGS.flow_scales,
-                       heatmap_decoder=FLAGS.heatmap_decoder, precision=FLAGS.precision)
+                       heatmap_decoder=FLAGS.heatmap_decoder, precision=FLAGS.precision,
+                       crop_margin=FLAGS.crop_margin)
 
 
 def objective_config():
@@ -67,7 +68,7 @@ def data_config():
                     augment_scale=FLAGS.augment_scale, augment_shift=FLAGS.augment_shift,
                     augment_blur=FLAGS.augment_blur, augment_noise=FLAGS.augment_noise,
                     occluder_prob=FLAGS.occluder_prob, still_motion=FLAGS.still_motion,
-                    label_x_offset=FLAGS.label_x_offset, skip_bad=FLAGS.skip_bad,
+                    label_x_offset=FLAGS.label_x_offset, crop_margin=FLAGS.crop_margin, skip_bad=FLAGS.skip_bad,
                     unlabeled_lists=tuple(FLAGS.unlabeled_list or ()), label_fraction=FLAGS.label_fraction,
                     label_seed=FLAGS.label_seed, labeled_share=FLAGS.labeled_share)
 

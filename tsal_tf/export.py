@@ -6,8 +6,8 @@ cannot load custom ops, so the export uses the keras.ops reference implementatio
 serving_default(images uint8 [N, H, W, 3], boxes float32 [N, 4] (x1, y1, x2, y2); all -1 for "no box")
     -> landmarks [N, P, 2] (fused, input-image pixels, 0-based pixel centres), confidence [N, P],
        p_M [N, P, 2], p_C [N, P, 2].
-    With a box, the face is cropped around it with the training margin (side = crop_margin * max(w, h),
-    square, centred on the box); with no box (-1s) the whole image is taken as the crop (send square face
+    With a box, the face is cropped around it with the network's training margin (side = crop_margin *
+    max(w, h), square, centred on the box; NetworkConfig.crop_margin); with no box (-1s) the whole image is taken as the crop (send square face
     crops with about that margin: the face spanning ~1/crop_margin of the side).
 track(previous uint8 [N, H, W, 3], current uint8 [N, H, W, 3], landmarks float32 [N, P, 2])
     -> landmarks [N, P, 2]: the previous frame's landmarks moved by the teacher's motion field (MFE path),
@@ -20,7 +20,6 @@ from absl import app
 from absl import flags
 
 from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
-from tsal_tf.data import augment
 from tsal_tf.hardware import PRECISIONS
 
 FLAGS = flags.FLAGS
@@ -71,7 +70,7 @@ def _check_images(images, name):
           tf.debugging.assert_positive(tf.shape(images)[0], message=f"{name}: empty batch")]
 
 
-def build_archive(teacher, gamma=0.8, crop_margin=augment.CROP_MARGIN):
+def build_archive(teacher, gamma=0.8):
   """A keras.export.ExportArchive of the teacher with the `serving_default` and `track` endpoints."""
   import keras
   import tensorflow as tf
@@ -82,6 +81,7 @@ def build_archive(teacher, gamma=0.8, crop_margin=augment.CROP_MARGIN):
   size = teacher.config.input_size
   stride = teacher.config.heatmap_stride
   points = teacher.config.num_points
+  crop_margin = teacher.config.crop_margin
 
   def crop(images, boxes):
     shape = tf.shape(images)
@@ -135,7 +135,7 @@ def build_archive(teacher, gamma=0.8, crop_margin=augment.CROP_MARGIN):
   return archive
 
 
-def export(teacher, export_dir, model_name="tsal", version=1, gamma=0.8, crop_margin=augment.CROP_MARGIN):
+def export(teacher, export_dir, model_name="tsal", version=1, gamma=0.8):
   """Write the SavedModel to <export_dir>/<model_name>/<version> (into a temporary folder, then renamed)."""
   import shutil
   target = os.path.join(export_dir, model_name, str(version))
@@ -143,7 +143,7 @@ def export(teacher, export_dir, model_name="tsal", version=1, gamma=0.8, crop_ma
     raise FileExistsError(f"{target} exists: choose another --version (TF Serving loads the highest)")
   temporary = target + ".partial"
   shutil.rmtree(temporary, ignore_errors=True)
-  build_archive(teacher, gamma, crop_margin).write_out(temporary, verbose=False)
+  build_archive(teacher, gamma).write_out(temporary, verbose=False)
   os.replace(temporary, target)
   return target
 

@@ -81,7 +81,8 @@ class RunPredictor:
   def __call__(self, frame, box):
     from tsal_tf.data import augment, schemes
     from tsal_tf.evaluation import predict_images
-    transform = augment.centre_transform(box, self.teacher.config.input_size, augment.CROP_MARGIN)
+    transform = augment.centre_transform(box, self.teacher.config.input_size,
+                                        self.teacher.config.crop_margin)
     crop = augment.warp_image(frame, transform)
     points = predict_images(self.teacher, crop[None], self.gamma)["fused"][0]
     return augment.crop_to_source(points, transform, schemes.IBUG68)

@@ -49,7 +49,8 @@ def network_config_from(run_flags):
                        lhr_width=int(run_flags.get("lhr_width", 0)),
                        flow_widths=ints("flow_widths"), flow_scales=int(run_flags["flow_scales"]),
                        heatmap_decoder=run_flags.get("heatmap_decoder", "soft_argmax"),
-                       precision=run_flags.get("precision", "float32"))
+                       precision=run_flags.get("precision", "float32"),
+                       crop_margin=float(run_flags.get("crop_margin", NetworkConfig.crop_margin)))
 
 
 def copy_weights(source, target, where):

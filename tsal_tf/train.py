@@ -106,7 +106,7 @@ def run():
         average_student=FLAGS.average_student, queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
         swa_start=teacher_update.swa_start_step(FLAGS.swa_start, total),
         partial_labels=data.partial_labels, guide_flip_test=FLAGS.guide_flip_test,
-        mirror_shift=augment.centre_mirror_shift(FLAGS.input_size, FLAGS.label_x_offset))
+        mirror_shift=augment.centre_mirror_shift(FLAGS.input_size, FLAGS.label_x_offset, FLAGS.crop_margin))
     # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.
     model.compile(experiment.optimizer(steps_per_epoch), jit_compile=backend == "jax")
   step = lambda: int(keras.ops.convert_to_numpy(model.optimizer.iterations.value))

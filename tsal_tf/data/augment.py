@@ -14,7 +14,7 @@ import numpy as np
 from tsal_tf.data import schemes
 
 
-CROP_MARGIN = 1.35  # crop side / face-box side of every crop: training, evaluation, export and infer
+CROP_MARGIN = 1.35  # crop side / face-box side, unless a network says otherwise (NetworkConfig.crop_margin)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,11 +75,11 @@ def flip_offset(matrix, box, label_x_offset):
   return np.array([2.0 * matrix[0, 0] * e, -2.0 * matrix[1, 0] * e])
 
 
-def centre_mirror_shift(size, label_x_offset):
-  """x of `flip_offset` for every un-augmented crop (`centre_transform`: L = S / (CROP_MARGIN * box side) I, so
-  the offset is (2 S e' / CROP_MARGIN, 0) for e' = label_x_offset): what maps a model's predictions on a
+def centre_mirror_shift(size, label_x_offset, crop_margin=CROP_MARGIN):
+  """x of `flip_offset` for every un-augmented crop (`centre_transform`: L = S / (m * box side) I for the crop
+  margin m, so the offset is (2 S e' / m, 0) for e' = label_x_offset): what maps a model's predictions on a
   mirrored crop back (the flip test)."""
-  return 2.0 * label_x_offset * size / CROP_MARGIN
+  return 2.0 * label_x_offset * size / crop_margin
 
 
 def similarity_matrix(centre, side, size, angle_deg=0.0, zoom=1.0, shift=(0.0, 0.0)):

@@ -45,6 +45,7 @@ class DataConfig:
       (300w_clips; clips.MotionConfig.scaled: its rotation, zoom and shift velocities and its non-rigid warp).
     label_x_offset: how far right of the point it marks an annotation sits, as a fraction of the face-box side;
       flips keep it (augment.AugmentConfig).
+    crop_margin: crop side / face-box side of the training and validation crops (augment.AugmentConfig).
     skip_bad: skip malformed annotations (reported) instead of stopping.
     unlabeled_lists: SBR list files of unlabeled videos (`prepare` output): clips start at every frame with
       a face box and none is labeled, whatever annotations the lists carry; mixed with the training clips.
@@ -75,6 +76,7 @@ class DataConfig:
   occluder_prob: float = 0.3
   still_motion: float = 1.0
   label_x_offset: float = 0.0
+  crop_margin: float = _TRAIN_AUGMENT.crop_margin
   skip_bad: bool = False
   unlabeled_lists: tuple = ()
   label_fraction: float = 1.0
@@ -114,10 +116,11 @@ def _videos_from_list(list_path, skip_bad):
 
 def _train_augment(config):
   if not config.augment:
-    return dataclasses.replace(augment.NO_AUGMENT, label_x_offset=config.label_x_offset)
-  return dataclasses.replace(augment.TRAIN_AUGMENT, rotation_deg=config.augment_rotation,
-                             scale=config.augment_scale, shift=config.augment_shift, blur=config.augment_blur,
-                             noise=config.augment_noise, label_x_offset=config.label_x_offset)
+    return augment.AugmentConfig(crop_margin=config.crop_margin, label_x_offset=config.label_x_offset)
+  return dataclasses.replace(augment.TRAIN_AUGMENT, crop_margin=config.crop_margin,
+                             rotation_deg=config.augment_rotation, scale=config.augment_scale,
+                             shift=config.augment_shift, blur=config.augment_blur, noise=config.augment_noise,
+                             label_x_offset=config.label_x_offset)
 
 
 def _training_source(config):
@@ -217,8 +220,10 @@ def build_data(config):
     samples = _load_folders(config.val_dirs, "val_dir", config)
     samples = sources.check_scheme(samples[:config.val_count] if config.val_count else samples, scheme)
     subsets = [os.path.basename(os.path.dirname(s.image_path)) for s in samples]
-    images, landmarks = _stack(sources.ImageSource(samples, size, scheme), len(samples), "image", "landmarks")
-    clip_source = sources.StillClipSource(samples, size, val_k, scheme)
+    centre_crop = augment.AugmentConfig(crop_margin=config.crop_margin)
+    images, landmarks = _stack(sources.ImageSource(samples, size, scheme, centre_crop), len(samples), "image",
+                               "landmarks")
+    clip_source = sources.StillClipSource(samples, size, val_k, scheme, centre_crop)
   else:
     clip_source = sources.SyntheticClipSource(config.val_count, size, val_k)
     clip_source.rng = lambda index, seed: np.random.default_rng([10**6, index])  # disjoint from training

@@ -312,3 +312,10 @@ def scheme_of(samples):
   if first is None:
     raise ValueError("no labeled sample to infer the landmark scheme from")
   return schemes.scheme_for(len(first.landmarks))
+
+
+def network_crops(samples, network_config, scheme=None):
+  """ImageSource of the faces of `samples` as a network sees them: un-augmented crops of its input_size around
+  each face box at its crop_margin (model.config.NetworkConfig); scheme: default that of the samples."""
+  return ImageSource(samples, network_config.input_size, scheme or scheme_of(samples),
+                     augment.AugmentConfig(crop_margin=network_config.crop_margin))

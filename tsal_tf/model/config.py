@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from tsal_tf.data.augment import CROP_MARGIN
+
 
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
@@ -20,6 +22,9 @@ class NetworkConfig:
     heatmap_decoder: how p_M is read from the heatmap logits (decoders.HEATMAP_DECODERS).
     precision: "float32", "bfloat16" or "auto" (the landmark net's compute dtype; heads' outputs stay float32;
       "auto" = bfloat16 where this machine multiplies it natively, float32 elsewhere: tsal_tf.hardware).
+    crop_margin: how the network's input frames a face: crop side / face-box side (augment.centre_transform).
+      Training, evaluation, export and infer all crop with it; a network trained at one margin is not
+      evaluated at another.
   """
   input_size: int = 64
   num_points: int = 68
@@ -32,6 +37,7 @@ class NetworkConfig:
   flow_scales: int = 3
   heatmap_decoder: str = "soft_argmax"
   precision: str = "float32"
+  crop_margin: float = CROP_MARGIN
 
   @property
   def heatmap_size(self):

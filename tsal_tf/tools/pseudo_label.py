@@ -65,7 +65,7 @@ def predict_source_landmarks(net, samples, gamma, flip_test, mirror_shift, batch
   from tsal_tf.data import augment, schemes, sources
   from tsal_tf.evaluation import predict_images_plain_and_flip_test
   scheme = schemes.scheme_for(net.config.num_points)
-  faces = sources.ImageSource(samples, net.config.input_size, scheme)
+  faces = sources.network_crops(samples, net.config, scheme)
   points, disagreement = [], []
   for start in range(0, len(samples), batch_size):
     examples = [faces.example(i) for i in range(start, min(start + batch_size, len(samples)))]
