@@ -1,0 +1,76 @@
+"""NME of runs' networks when the face box is off: how a model copes with a face detector's boxes.
+
+    .venv/bin/python benchmarks/box_jitter.py --run_dir=runs/a --run_dir=runs/b --jitters=0,0.05,0.1
+
+Evaluation (`evaluate`, the learning curve) crops every face around the tight box of its own annotation, which a
+user's face detector only approximates. Here the box of each face is moved and resized before the crop: with
+side L = max(w, h) of the tight box, its centre moves by (U[-j, j] L, U[-j, j] L) and its sides scale by
+U[1 - j, 1 + j], one seeded draw per face and jitter j (the same draws for every run). Each run's network then
+crops at its own margin (NetworkConfig.crop_margin), predicts, and its points are mapped back to the source image,
+where the NME is measured against the annotation. A network that frames faces tightly leaves landmarks of a
+shrunken or shifted box outside its crop; this measures what that costs.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tsal_tf import evaluation, metrics, runs  # noqa: E402
+from tsal_tf.data import augment, formats, sources  # noqa: E402
+
+
+def jittered_boxes(boxes, jitter, rng):
+  """boxes [M, 4] (x1, y1, x2, y2) -> the same boxes moved and resized as the module docstring says."""
+  boxes = np.asarray(boxes, np.float64)
+  centre = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+  half = 0.5 * (boxes[:, 2:] - boxes[:, :2])
+  side = 2.0 * half.max(axis=1, keepdims=True)
+  centre = centre + rng.uniform(-jitter, jitter, centre.shape) * side
+  half = half * rng.uniform(1.0 - jitter, 1.0 + jitter, (len(boxes), 1))
+  return np.concatenate([centre - half, centre + half], axis=1)
+
+
+def source_predictions(net, samples, boxes, gamma, scheme):
+  """The fused prediction of `net` for each face, cropped around its box at the network's margin, in source
+  image pixels [M, N, 2]."""
+  transforms = [augment.centre_transform(box, net.config.input_size, net.config.crop_margin) for box in boxes]
+  crops = np.stack([augment.warp_image(sources.read_frame(s), t) for s, t in zip(samples, transforms)])
+  fused = evaluation.predict_images(net, crops, gamma)["fused"]
+  return np.stack([augment.crop_to_source(p, t, scheme) for p, t in zip(fused, transforms)])
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--run_dir", action="append", required=True, help="a training run; repeat for several")
+  parser.add_argument("--data_dir", default="../shared/data/300w_helen_test,../shared/data/300w_lfpw_test")
+  parser.add_argument("--jitters", default="0,0.05,0.1", help="comma-separated box jitters j (fractions of L)")
+  parser.add_argument("--normalizer", default="inter_pupil")
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args()
+  samples, _ = formats.load_pts_folders(args.data_dir.split(","))
+  scheme = sources.scheme_of(samples)
+  truth = np.stack([s.landmarks for s in samples])
+  tight = np.stack([augment.source_box(s.landmarks, s.box) for s in samples])
+  jitters = [float(j) for j in args.jitters.split(",")]
+  boxes = {j: jittered_boxes(tight, j, np.random.default_rng([args.seed, i])) for i, j in enumerate(jitters)}
+  print(f"{len(samples)} faces of {args.data_dir}; NME {args.normalizer} of the fused output, box jitter "
+        + ", ".join(f"{j:g}" for j in jitters))
+  for run_dir in args.run_dir:
+    try:
+      teacher, student, run_flags = runs.load_networks(run_dir)
+    except (FileNotFoundError, ValueError) as error:
+      raise SystemExit(f"error: {error}")
+    role, net = next(iter(runs.evaluated_roles(run_flags, teacher, student).items()))
+    gamma = float(run_flags.get("gamma", 0.8))
+    nmes = [100 * metrics.per_face_nme(source_predictions(net, samples, boxes[j], gamma, scheme), truth,
+                                       args.normalizer).mean() for j in jitters]
+    print(f"{run_dir} ({role}, crop margin {net.config.crop_margin:g}): "
+          + ", ".join(f"{nme:.2f}%" for nme in nmes), flush=True)
+
+
+if __name__ == "__main__":
+  main()
