@@ -8,7 +8,10 @@ side L = max(w, h) of the tight box, its centre moves by (U[-j, j] L, U[-j, j] L
 U[1 - j, 1 + j], one seeded draw per face and jitter j (the same draws for every run). Each run's network then
 crops at its own margin (NetworkConfig.crop_margin), predicts, and its points are mapped back to the source image,
 where the NME is measured against the annotation. A network that frames faces tightly leaves landmarks of a
-shrunken or shifted box outside its crop; this measures what that costs.
+shrunken or shifted box outside its crop; this measures what that costs. With --detector, a last column crops
+around the box `infer` would use, the OpenCV Haar face detector's mapped onto a landmark box
+(tsal_tf.data.face_detector), on the faces it finds (their count is printed; the tight-box NME of the same faces
+is beside it).
 """
 
 import argparse
@@ -20,7 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tsal_tf import evaluation, metrics, runs  # noqa: E402
-from tsal_tf.data import augment, formats, sources  # noqa: E402
+from tsal_tf.data import augment, face_detector, formats, sources  # noqa: E402
 
 
 def jittered_boxes(boxes, jitter, rng):
@@ -50,6 +53,7 @@ def main():
   parser.add_argument("--jitters", default="0,0.05,0.1", help="comma-separated box jitters j (fractions of L)")
   parser.add_argument("--normalizer", default="inter_pupil")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--detector", action="store_true", help="also crop around the Haar face detector's boxes")
   args = parser.parse_args()
   samples, _ = formats.load_pts_folders(args.data_dir.split(","))
   scheme = sources.scheme_of(samples)
@@ -57,8 +61,14 @@ def main():
   tight = np.stack([augment.source_box(s.landmarks, s.box) for s in samples])
   jitters = [float(j) for j in args.jitters.split(",")]
   boxes = {j: jittered_boxes(tight, j, np.random.default_rng([args.seed, i])) for i, j in enumerate(jitters)}
-  print(f"{len(samples)} faces of {args.data_dir}; NME {args.normalizer} of the fused output, box jitter "
-        + ", ".join(f"{j:g}" for j in jitters))
+  columns = [f"box jitter {j:g}" for j in jitters]
+  if args.detector:
+    detected = [face_detector.detect_face(sources.read_frame(s)) for s in samples]
+    found = np.array([box is not None for box in detected])
+    boxes["tight"] = tight
+    boxes["detector"] = np.array([box if box is not None else (0, 0, 1, 1) for box in detected], np.float64)
+    columns += [f"tight boxes of the {found.sum()} faces the detector finds", "their detector boxes"]
+  print(f"{len(samples)} faces of {args.data_dir}; NME {args.normalizer} of the fused output: " + ", ".join(columns))
   for run_dir in args.run_dir:
     try:
       teacher, student, run_flags = runs.load_networks(run_dir)
@@ -66,11 +76,13 @@ def main():
       raise SystemExit(f"error: {error}")
     role, net = next(iter(runs.evaluated_roles(run_flags, teacher, student).items()))
     gamma = float(run_flags.get("gamma", 0.8))
-    nmes = [100 * metrics.per_face_nme(source_predictions(net, samples, boxes[j], gamma, scheme), truth,
-                                       args.normalizer).mean() for j in jitters]
+    errors = {key: metrics.per_face_nme(source_predictions(net, samples, value, gamma, scheme), truth,
+                                        args.normalizer) for key, value in boxes.items()}
+    nmes = [100 * errors[j].mean() for j in jitters]
+    if args.detector:
+      nmes += [100 * errors["tight"][found].mean(), 100 * errors["detector"][found].mean()]
     print(f"{run_dir} ({role}, crop margin {net.config.crop_margin:g}): "
           + ", ".join(f"{nme:.2f}%" for nme in nmes), flush=True)
-
 
 if __name__ == "__main__":
   main()
