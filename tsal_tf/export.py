@@ -7,8 +7,9 @@ serving_default(images uint8 [N, H, W, 3], boxes float32 [N, 4] (x1, y1, x2, y2)
     -> landmarks [N, P, 2] (fused, input-image pixels, 0-based pixel centres), confidence [N, P],
        p_M [N, P, 2], p_C [N, P, 2].
     With a box, the face is cropped around it with the network's training margin (side = crop_margin *
-    max(w, h), square, centred on the box; NetworkConfig.crop_margin); with no box (-1s) the whole image is taken as the crop (send square face
-    crops with about that margin: the face spanning ~1/crop_margin of the side).
+    max(w, h), square, centred on the box; NetworkConfig.crop_margin); with no box (-1s) the whole image is
+    taken as the crop (send square face crops with about that margin: the face spanning ~1/crop_margin of the
+    side).
 track(previous uint8 [N, H, W, 3], current uint8 [N, H, W, 3], landmarks float32 [N, P, 2])
     -> landmarks [N, P, 2]: the previous frame's landmarks moved by the teacher's motion field (MFE path),
        both frames cropped around the tight box of the given landmarks.

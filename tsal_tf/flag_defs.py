@@ -2,6 +2,7 @@
 
 from absl import flags
 
+from tsal_tf.data.augment import CROP_MARGIN
 from tsal_tf.data.build import DATA_KINDS
 from tsal_tf.hardware import PRECISIONS
 from tsal_tf.metrics import NORMALIZERS
@@ -52,7 +53,7 @@ flags.DEFINE_float("still_motion", 1.0, "Scale of the synthetic motion between t
 flags.DEFINE_float("label_x_offset", 0.0, "How far right of the point it marks an annotation sits, as a fraction of "
                    "the face-box side; horizontal flips (augmentation, the flip test) keep it. 0.0046 for the "
                    "shared 300W crops (results/core.md).")
-flags.DEFINE_float("crop_margin", 1.35, "Crop side / face-box side of every crop the network sees (training, "
+flags.DEFINE_float("crop_margin", CROP_MARGIN, "Crop side / face-box side of every crop the network sees (training, "
                    "validation; evaluate, export and infer read it from the run): smaller frames the face larger "
                    "in the input. The face box is the tight box of the landmarks, or a detector's box mapped "
                    "onto it.", lower_bound=1.0)
