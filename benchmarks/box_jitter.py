@@ -8,10 +8,10 @@ side L = max(w, h) of the tight box, its centre moves by (U[-j, j] L, U[-j, j] L
 U[1 - j, 1 + j], one seeded draw per face and jitter j (the same draws for every run). Each run's network then
 crops at its own margin (NetworkConfig.crop_margin), predicts, and its points are mapped back to the source image,
 where the NME is measured against the annotation. A network that frames faces tightly leaves landmarks of a
-shrunken or shifted box outside its crop; this measures what that costs. With --detector, a last column crops
-around the box `infer` would use, the OpenCV Haar face detector's mapped onto a landmark box
-(tsal_tf.data.face_detector), on the faces it finds (their count is printed; the tight-box NME of the same faces
-is beside it).
+shrunken or shifted box outside its crop; this measures what that costs. With --detector, three more columns
+on the faces the OpenCV Haar face detector finds (their count is printed): the tight boxes of those faces; the
+detector's boxes mapped onto landmark boxes (tsal_tf.data.face_detector); and what `infer` does with a
+detector's box, a prediction on it, then a second one around the landmark box of the first.
 """
 
 import argparse
@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tsal_tf import evaluation, metrics, runs  # noqa: E402
-from tsal_tf.data import augment, face_detector, formats, sources  # noqa: E402
+from tsal_tf.data import augment, face_detector, formats, schemes, sources  # noqa: E402
 
 
 def jittered_boxes(boxes, jitter, rng):
@@ -67,7 +67,8 @@ def main():
     found = np.array([box is not None for box in detected])
     boxes["tight"] = tight
     boxes["detector"] = np.array([box if box is not None else (0, 0, 1, 1) for box in detected], np.float64)
-    columns += [f"tight boxes of the {found.sum()} faces the detector finds", "their detector boxes"]
+    columns += [f"tight boxes of the {found.sum()} faces the detector finds", "their detector boxes",
+                "detector boxes, then the box of those predictions (infer)"]
   print(f"{len(samples)} faces of {args.data_dir}; NME {args.normalizer} of the fused output: " + ", ".join(columns))
   for run_dir in args.run_dir:
     try:
@@ -80,7 +81,10 @@ def main():
                                         args.normalizer) for key, value in boxes.items()}
     nmes = [100 * errors[j].mean() for j in jitters]
     if args.detector:
-      nmes += [100 * errors["tight"][found].mean(), 100 * errors["detector"][found].mean()]
+      first = source_predictions(net, samples, boxes["detector"], gamma, scheme)
+      refined = source_predictions(net, samples, [schemes.landmark_box(p) for p in first], gamma, scheme)
+      nmes += [100 * errors["tight"][found].mean(), 100 * errors["detector"][found].mean(),
+               100 * metrics.per_face_nme(refined, truth, args.normalizer)[found].mean()]
     print(f"{run_dir} ({role}, crop margin {net.config.crop_margin:g}): "
           + ", ".join(f"{nme:.2f}%" for nme in nmes), flush=True)
 

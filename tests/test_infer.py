@@ -2,7 +2,9 @@
 
 import dataclasses
 
+import cv2
 import numpy as np
+import pytest
 
 from tsal_tf import infer
 from tsal_tf.data import augment, schemes
@@ -28,3 +30,33 @@ def test_run_predictor_crops_at_the_networks_margin():
   got = predictor(frame, box)
   np.testing.assert_allclose(got, predicted_at(1.1), atol=1e-4)
   assert np.abs(got - predicted_at(augment.CROP_MARGIN)).max() > 0.5
+
+
+class _RecordingPredictor:
+  """Predicts a fixed shape in the middle half of whatever box it is given, and records the boxes."""
+
+  def __init__(self):
+    self.boxes = []
+    self.shape = np.random.default_rng(5).uniform(0.25, 0.75, (68, 2))
+
+  def __call__(self, frame, box):
+    self.boxes.append(tuple(float(v) for v in box))
+    x1, y1, x2, y2 = box
+    return np.array([x1, y1]) + self.shape * np.array([x2 - x1, y2 - y1])
+
+
+@pytest.mark.parametrize("redetect_every", [1, 0])
+def test_a_detector_box_is_replaced_by_the_box_of_a_prediction_on_it(tmp_path, monkeypatch, redetect_every):
+  for t in range(3):
+    cv2.imwrite(str(tmp_path / f"{t:03d}.png"), np.zeros((60, 80, 3), np.uint8))
+  detected = (10.0, 8.0, 50.0, 52.0)
+  monkeypatch.setattr(infer.face_detector, "detect_face", lambda frame: detected)
+  predictor = _RecordingPredictor()
+  raw, smoothed = infer.run(str(tmp_path), predictor, smoothing=0.0, redetect_every=redetect_every)
+  refined = tuple(schemes.landmark_box(predictor(None, detected)))
+  predictor.boxes.pop()
+  # Frame 0: the detector's box, then the box of that prediction. Later frames: the same pair where the detector
+  # runs again, otherwise the box of the previous frame's landmarks alone.
+  tracked = [tuple(schemes.landmark_box(points)) for points in raw[:2]]
+  expected = [detected, refined] + ([detected, refined] * 2 if redetect_every else tracked)
+  np.testing.assert_allclose(predictor.boxes, expected, rtol=1e-6)
