@@ -46,11 +46,11 @@ def main():
     print(f"  serving_default batch {batch}: {batch / np.median(times):7.1f} faces/s, "
           f"p50 {1e3 * np.percentile(times, 50):6.1f} ms, p95 {1e3 * np.percentile(times, 95):6.1f} ms")
   if os.path.isfile(args.video):
-    from tsal_tf import infer
+    from tsal_tf import video_landmarks
     with tempfile.TemporaryDirectory() as folder:
       start = time.perf_counter()
-      raw, _ = infer.run(args.video, infer.SavedModelPredictor(args.saved_model), smoothing=0.5,
-                         output=os.path.join(folder, "out.mp4"))
+      raw, _ = video_landmarks.run(args.video, video_landmarks.SavedModelPredictor(args.saved_model),
+                                   smoothing=0.5, output=os.path.join(folder, "out.mp4"))
       seconds = time.perf_counter() - start
     print(f"  infer on {os.path.basename(args.video)}: {len(raw)} frames in {seconds:.1f} s = "
           f"{len(raw) / seconds:.1f} frames/s (decode + detect + crop + predict + draw + encode)")

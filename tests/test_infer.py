@@ -1,12 +1,13 @@
-"""infer: a run's network sees video frames framed as in its training."""
+"""Video landmarks (infer): framed as the network was trained, and a detector's box refined by a prediction."""
 
 import dataclasses
 
 import cv2
+import keras
 import numpy as np
 import pytest
 
-from tsal_tf import infer
+from tsal_tf import video_landmarks
 from tsal_tf.data import augment, schemes
 from tsal_tf.evaluation import predict_images
 from tsal_tf.model import network
@@ -16,7 +17,8 @@ CONFIG = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=
 
 
 def test_run_predictor_crops_at_the_networks_margin():
-  predictor = infer.RunPredictor.__new__(infer.RunPredictor)  # the network without a run directory
+  keras.utils.set_random_seed(0)  # an untrained network whose points are not all at the crop's centre
+  predictor = video_landmarks.RunPredictor.__new__(video_landmarks.RunPredictor)  # the network without a run directory
   predictor.teacher = network.build_network(dataclasses.replace(CONFIG, crop_margin=1.1), "teacher")
   predictor.gamma = 0.8
   frame = np.random.default_rng(4).integers(0, 256, (64, 80, 3), dtype=np.uint8)
@@ -50,9 +52,9 @@ def test_a_detector_box_is_replaced_by_the_box_of_a_prediction_on_it(tmp_path, m
   for t in range(3):
     cv2.imwrite(str(tmp_path / f"{t:03d}.png"), np.zeros((60, 80, 3), np.uint8))
   detected = (10.0, 8.0, 50.0, 52.0)
-  monkeypatch.setattr(infer.face_detector, "detect_face", lambda frame: detected)
+  monkeypatch.setattr(video_landmarks.face_detector, "detect_face", lambda frame: detected)
   predictor = _RecordingPredictor()
-  raw, smoothed = infer.run(str(tmp_path), predictor, smoothing=0.0, redetect_every=redetect_every)
+  raw, smoothed = video_landmarks.run(str(tmp_path), predictor, smoothing=0.0, redetect_every=redetect_every)
   refined = tuple(schemes.landmark_box(predictor(None, detected)))
   predictor.boxes.pop()
   # Frame 0: the detector's box, then the box of that prediction. Later frames: the same pair where the detector
