@@ -22,8 +22,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tsal_tf import evaluation, metrics, runs  # noqa: E402
+from tsal_tf import metrics, runs  # noqa: E402
 from tsal_tf.data import augment, face_detector, formats, schemes, sources  # noqa: E402
+from tsal_tf.video_landmarks import predict_in_boxes  # noqa: E402
 
 
 def jittered_boxes(boxes, jitter, rng):
@@ -37,15 +38,6 @@ def jittered_boxes(boxes, jitter, rng):
   return np.concatenate([centre - half, centre + half], axis=1)
 
 
-def source_predictions(net, samples, boxes, gamma, scheme):
-  """The fused prediction of `net` for each face, cropped around its box at the network's margin, in source
-  image pixels [M, N, 2]."""
-  transforms = [augment.centre_transform(box, net.config.input_size, net.config.crop_margin) for box in boxes]
-  crops = np.stack([augment.warp_image(sources.read_frame(s), t) for s, t in zip(samples, transforms)])
-  fused = evaluation.predict_images(net, crops, gamma)["fused"]
-  return np.stack([augment.crop_to_source(p, t, scheme) for p, t in zip(fused, transforms)])
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--run_dir", action="append", required=True, help="a training run; repeat for several")
@@ -56,14 +48,14 @@ def main():
   parser.add_argument("--detector", action="store_true", help="also crop around the Haar face detector's boxes")
   args = parser.parse_args()
   samples, _ = formats.load_pts_folders(args.data_dir.split(","))
-  scheme = sources.scheme_of(samples)
+  frames = [sources.read_frame(s) for s in samples]
   truth = np.stack([s.landmarks for s in samples])
   tight = np.stack([augment.source_box(s.landmarks, s.box) for s in samples])
   jitters = [float(j) for j in args.jitters.split(",")]
   boxes = {j: jittered_boxes(tight, j, np.random.default_rng([args.seed, i])) for i, j in enumerate(jitters)}
   columns = [f"box jitter {j:g}" for j in jitters]
   if args.detector:
-    detected = [face_detector.detect_face(sources.read_frame(s)) for s in samples]
+    detected = [face_detector.detect_face(frame) for frame in frames]
     found = np.array([box is not None for box in detected])
     boxes["tight"] = tight
     boxes["detector"] = np.array([box if box is not None else (0, 0, 1, 1) for box in detected], np.float64)
@@ -77,16 +69,17 @@ def main():
       raise SystemExit(f"error: {error}")
     role, net = next(iter(runs.evaluated_roles(run_flags, teacher, student).items()))
     gamma = float(run_flags.get("gamma", 0.8))
-    errors = {key: metrics.per_face_nme(source_predictions(net, samples, value, gamma, scheme), truth,
-                                        args.normalizer) for key, value in boxes.items()}
+    predictions = {key: predict_in_boxes(net, frames, value, gamma) for key, value in boxes.items()}
+    if args.detector:
+      predictions["refined"] = predict_in_boxes(net, frames, [schemes.landmark_box(p) for p in
+                                                              predictions["detector"]], gamma)
+    errors = {key: metrics.per_face_nme(value, truth, args.normalizer) for key, value in predictions.items()}
     nmes = [100 * errors[j].mean() for j in jitters]
     if args.detector:
-      first = source_predictions(net, samples, boxes["detector"], gamma, scheme)
-      refined = source_predictions(net, samples, [schemes.landmark_box(p) for p in first], gamma, scheme)
-      nmes += [100 * errors["tight"][found].mean(), 100 * errors["detector"][found].mean(),
-               100 * metrics.per_face_nme(refined, truth, args.normalizer)[found].mean()]
+      nmes += [100 * errors[key][found].mean() for key in ("tight", "detector", "refined")]
     print(f"{run_dir} ({role}, crop margin {net.config.crop_margin:g}): "
           + ", ".join(f"{nme:.2f}%" for nme in nmes), flush=True)
+
 
 if __name__ == "__main__":
   main()

@@ -56,6 +56,18 @@ def read_frames(path):
   return frames(), count, fps
 
 
+def predict_in_boxes(net, frames, boxes, gamma):
+  """The fused landmarks [M, N, 2] of `net` in the pixels of each of `frames`, each cropped around its box
+  (x1, y1, x2, y2) at the network's crop margin, as in training, and the prediction mapped back through the crop."""
+  from tsal_tf.data import augment, schemes
+  from tsal_tf.evaluation import predict_images
+  transforms = [augment.centre_transform(box, net.config.input_size, net.config.crop_margin) for box in boxes]
+  crops = np.stack([augment.warp_image(frame, transform) for frame, transform in zip(frames, transforms)])
+  fused = predict_images(net, crops, gamma)["fused"]
+  scheme = schemes.scheme_for(net.config.num_points)
+  return np.stack([augment.crop_to_source(points, transform, scheme) for points, transform in zip(fused, transforms)])
+
+
 class RunPredictor:
   """The teacher of a training run, applied to crops made with augment.similarity_matrix."""
 
@@ -65,13 +77,7 @@ class RunPredictor:
     self.gamma = float(run_flags.get("gamma", 0.8))
 
   def __call__(self, frame, box):
-    from tsal_tf.data import augment, schemes
-    from tsal_tf.evaluation import predict_images
-    transform = augment.centre_transform(box, self.teacher.config.input_size,
-                                        self.teacher.config.crop_margin)
-    crop = augment.warp_image(frame, transform)
-    points = predict_images(self.teacher, crop[None], self.gamma)["fused"][0]
-    return augment.crop_to_source(points, transform, schemes.IBUG68)
+    return predict_in_boxes(self.teacher, [frame], [box], self.gamma)[0]
 
 
 class SavedModelPredictor:
