@@ -7,6 +7,7 @@ Rows (each a fresh `python -m tsal_tf.train` process in its own run directory un
                       weight average of its second half, SINGLE_MODEL_FLAGS) for M CPU minutes;
   tsal_<M>min         TSAL (teacher + student) trained for M CPU minutes       (equal minutes);
   tsal_steps<M>min    TSAL trained for as many steps as supervised_<M>min      (equal steps).
+`--models=supervised,tsal@30,tsal_steps@30` trains the TSAL rows for the 30-minute budget only.
 A budget of M minutes becomes a step count from the throughput of a short calibration run of the same
 configuration (`calibration.json`, measured once per model kind), so the learning rate's cosine schedule ends
 exactly at the budget's last step; every row records the steps and minutes it actually trained, and the
@@ -45,13 +46,16 @@ CSV_HEADER = ["model", "minutes", "steps", "nme_ip", "nme_io", "auc_io", "fr_io"
 CSV_MODELS = ("supervised", "teacher", "student", "dlib")
 TRAIN_DEFAULTS = {"epochs": 140, "climb_end": 60, "retain_end": 110}  # as in tsal_tf/flag_defs.py
 ROW_KINDS = ("supervised", "tsal")  # the trained kinds; tsal_steps rows are tsal rows of another row's steps
+MODEL_KINDS = ROW_KINDS + ("tsal_steps",)  # the kinds of --models
 
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--minutes", default="10,30,60", help="CPU-minute budgets, comma-separated.")
   parser.add_argument("--models", default="supervised,tsal_steps",
-                      help="Row kinds, comma-separated: supervised, tsal (equal minutes), tsal_steps (equal steps).")
+                      help="Row kinds, comma-separated: supervised, tsal (equal minutes), tsal_steps (equal steps); "
+                           "kind@M trains that kind only for the budget of M minutes (e.g. "
+                           "supervised,tsal@30,tsal_steps@30).")
   parser.add_argument("--base_flags", default="configs/300w_cpu.flags", help="Training flagfile of every row.")
   parser.add_argument("--extra_flags", default="", help="Flags added to every row, comma-separated.")
   parser.add_argument("--study_dir", default="runs/learning_curve", help="Folder of the rows' run directories.")
@@ -347,19 +351,37 @@ def write_report(results, dlib, args, command):
   atomic_write_report(os.path.join(args.report_dir, "learning_curve.md"), "\n".join(lines))
 
 
+def budget_models(models, budgets):
+  """--models for each budget: 'supervised,tsal@30' with budgets [30, 60] -> {30: {supervised, tsal},
+  60: {supervised}}; a clear error for an unknown kind or a budget that --minutes does not hold."""
+  per_budget = {minutes: set() for minutes in budgets}
+  for entry in (m.strip() for m in models.split(",") if m.strip()):
+    kind, _, only = entry.partition("@")
+    if kind not in MODEL_KINDS:
+      raise SystemExit(f"--models: unknown kind {kind!r} in {entry!r} (choose {', '.join(MODEL_KINDS)})")
+    try:
+      chosen = [float(only)] if only else budgets
+    except ValueError:
+      chosen = [None]
+    if any(minutes not in per_budget for minutes in chosen):
+      raise SystemExit(f"--models: {entry!r} names a budget that --minutes ({', '.join(f'{m:g}' for m in budgets)}) "
+                       "does not hold")
+    for minutes in chosen:
+      per_budget[minutes].add(kind)
+  return per_budget
+
+
 def main(argv=None):
   args = parse_args(argv)
   command = "python benchmarks/learning_curve.py " + " ".join(argv if argv is not None else sys.argv[1:])
   os.chdir(ROOT)
   budgets = [float(m) for m in args.minutes.split(",") if m]
-  kinds = [k for k in args.models.split(",") if k]
-  unknown = set(kinds) - {"supervised", "tsal", "tsal_steps"}
-  if unknown:
-    raise SystemExit(f"--models: unknown kind(s) {sorted(unknown)} (choose supervised, tsal, tsal_steps)")
+  models = budget_models(args.models, budgets)
   results = []
   start = time.time()
   for minutes in budgets:
     label = f"{minutes:g}min"
+    kinds = models[minutes]
     supervised = None
     if "supervised" in kinds or "tsal_steps" in kinds:
       steps = round(minutes * 60 * steps_per_second("supervised", args))

@@ -63,6 +63,16 @@ def test_given_rates_replace_the_calibration(tmp_path, monkeypatch):
       learning_curve.parse_rates(bad)
 
 
+def test_models_restricted_to_a_budget():
+  models = learning_curve.budget_models("supervised, tsal@30,tsal_steps@30", [30.0, 60.0])
+  assert models == {30.0: {"supervised", "tsal", "tsal_steps"}, 60.0: {"supervised"}}
+  assert learning_curve.budget_models("tsal_steps@10,tsal_steps@60", [10.0, 30.0, 60.0]) == {
+      10.0: {"tsal_steps"}, 30.0: set(), 60.0: {"tsal_steps"}}
+  for bad in ("supervised,tsal@45", "tsal@soon", "teacher"):
+    with pytest.raises(SystemExit, match="--models"):
+      learning_curve.budget_models(bad, [30.0, 60.0])
+
+
 def _report(nme_ip):
   """A face_metrics report of one role whose every source has inter-pupil NME `nme_ip`."""
   summary = lambda nme: {"nme": nme, "auc": 0.5, "fr": 0.0}
