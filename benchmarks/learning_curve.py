@@ -244,6 +244,11 @@ def dlib_row(args):
   return dlib_reference.measure(args.eval_dirs.split(","))
 
 
+def roles_in_order(result):
+  """(role, report) of a row's metrics, the teacher before the student (result.json stores them sorted by name)."""
+  return sorted(result["metrics"].items(), key=lambda item: item[0] != "teacher")
+
+
 def model_name(result, role):
   """The model a row's role is reported as: a supervised row's evaluated network (its moving-average teacher
   with --average_student, else the student) is `supervised` and its raw student `supervised, raw student`;
@@ -257,7 +262,7 @@ def model_name(result, role):
 def csv_rows(results, dlib):
   rows = []
   for result in results:
-    for role, report in result["metrics"].items():
+    for role, report in roles_in_order(result):
       model = model_name(result, role)
       if model not in CSV_MODELS:
         continue
@@ -327,7 +332,7 @@ def write_report(results, dlib, args, command):
            "| AUC IO | FR IO | p_M IP | p_C IP | NME IP all, flip test | NME IO, flip test |",
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
   for result in results:
-    for role, report in result["metrics"].items():
+    for role, report in roles_in_order(result):
       model = model_name(result, role)
       subsets = [k for k in report if k != "all"]
       by = lambda subset, normalizer="inter_pupil", source="fused": report[subset][normalizer][source]

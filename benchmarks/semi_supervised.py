@@ -115,7 +115,7 @@ def table(results):
   reported, the teacher before the student."""
   rows = []
   for planned_model, fraction, result in results:
-    for role, report in sorted(result["metrics"].items(), key=lambda item: item[0] != "teacher"):
+    for role, report in learning_curve.roles_in_order(result):
       model = csv_model(planned_model, role, result["metrics"])
       if model is None:
         continue

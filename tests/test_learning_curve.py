@@ -82,9 +82,10 @@ def _report(nme_ip):
 
 def test_averaged_supervised_row_reports_the_average_as_supervised(tmp_path):
   """A supervised row with --average_student has a teacher (the moving average) and a raw student: the CSV
-  and the plot carry the teacher's figures as `supervised`, the .md both, named."""
+  and the plot carry the teacher's figures as `supervised`, the .md both, named, the average first (result.json
+  stores the roles sorted by name)."""
   result = {"name": "supervised_60min", "kind": "supervised", "steps": 100, "minutes": 60.0,
-            "metrics": {"teacher": _report(0.0385), "student": _report(0.0403)}}
+            "metrics": {"student": _report(0.0403), "teacher": _report(0.0385)}}
   rows = learning_curve.csv_rows([result], None)
   assert [(r["model"], r["nme_ip"]) for r in rows] == [("supervised", "3.85")]
   args = learning_curve.parse_args([f"--report_dir={tmp_path}"])
