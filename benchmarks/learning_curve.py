@@ -311,6 +311,7 @@ def flipped(result, role, normalizer):
 
 
 def write_report(results, dlib, args, command):
+  from tsal_tf.data.formats import folder_name
   from tsal_tf.io_utils import atomic_write_report, atomic_write_text
   rows = csv_rows(results, dlib)
   buffer = io.StringIO()
@@ -319,7 +320,7 @@ def write_report(results, dlib, args, command):
   writer.writerows(rows)
   atomic_write_text(os.path.join(args.report_dir, "learning_curve.csv"), buffer.getvalue())
   plot(rows, os.path.join(args.report_dir, "learning_curve.png"))
-  subset_names = ([os.path.basename(os.path.normpath(d)) for d in args.eval_dirs.split(",")] + ["-", "-"])[:2]
+  subset_names = ([folder_name(d) for d in args.eval_dirs.split(",")] + ["-", "-"])[:2]
   lines = ["# Learning curve on 300W common (554 faces)", "",
            f"`{command}`", "",
            f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`); each row is a fresh "

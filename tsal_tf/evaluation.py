@@ -13,6 +13,7 @@ from keras import ops
 from tsal_tf import metrics
 from tsal_tf import runs
 from tsal_tf.data import augment
+from tsal_tf.data import formats
 from tsal_tf.model import decoders
 
 
@@ -134,7 +135,7 @@ def zero_motion_tracking(landmarks, normalizer="inter_pupil", threshold=0.08):
 
 def mean_shape_errors(train_dir, test_dirs, size, normalizer="inter_pupil"):
   """Per-face NME of predicting the mean training shape in every test crop (a floor any model must beat)."""
-  from tsal_tf.data import formats, schemes, sources
+  from tsal_tf.data import schemes, sources
   train = sources.ImageSource(formats.load_pts_folder(train_dir), size, schemes.IBUG68)
   test_dirs = [test_dirs] if isinstance(test_dirs, str) else test_dirs
   test = sources.ImageSource(formats.load_pts_folders(test_dirs)[0], size, schemes.IBUG68)
@@ -182,7 +183,7 @@ def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images",
   still clip of `clip_length` frames) or a 300VW root ("300vw": every clip of annotated frames), at most `limit`
   faces or clips (0: all), cropped at `crop_margin` (the network's NetworkConfig.crop_margin). Refuses faces of
   another landmark count than `num_points`."""
-  from tsal_tf.data import formats, schemes, sources
+  from tsal_tf.data import schemes, sources
   centre_crop = augment.AugmentConfig(crop_margin=crop_margin)
   subsets = video_ids = None
   if eval_data == "images":
@@ -217,7 +218,7 @@ def evaluation_data(data_dir, size, clip_length, num_points, eval_data="images",
 def data_name(data_dirs):
   """The evaluated data's name: its folders' base names joined by '+' (`a/300w_helen_test,b/300w_lfpw_test/` ->
   `300w_helen_test+300w_lfpw_test`)."""
-  return "+".join(os.path.basename(os.path.normpath(d)) for d in data_dirs)
+  return "+".join(formats.folder_name(d) for d in data_dirs)
 
 
 def report_prefix(run_dir, data_dirs, normalizer="inter_pupil", flip_test=False, checkpoint=None, limit=0):

@@ -177,13 +177,18 @@ def _load_or_skip(build, path, skip_bad, report):
     return None
 
 
+def folder_name(folder):
+  """A folder's own name, trailing separators ignored: `../data/300w_helen_test/` -> `300w_helen_test`."""
+  return os.path.basename(os.path.normpath(folder))
+
+
 def load_pts_folders(folders):
   """The faces of several 300W folders, in order, and each face's folder name: (samples, names)."""
   samples, names = [], []
   for folder in folders:
     found = load_pts_folder(folder)
     samples += found
-    names += [os.path.basename(os.path.normpath(folder))] * len(found)
+    names += [folder_name(folder)] * len(found)
   return samples, names
 
 
@@ -237,7 +242,7 @@ def load_300vw_video(video_dir, skip_bad=False, report=None):
   otherwise from `vid.avi` (then `image_path` is the video and `frame_index` says which frame).
   """
   report = report if report is not None else LoadReport()
-  video_id = os.path.basename(os.path.normpath(video_dir))
+  video_id = folder_name(video_dir)
   annot_dir = os.path.join(video_dir, "annot")
   frames_dir = next((os.path.join(video_dir, d) for d in ("imgs", "frames")
                      if os.path.isdir(os.path.join(video_dir, d))), None)
