@@ -368,7 +368,7 @@ def budget_models(models, budgets):
     try:
       chosen = [float(only)] if only else budgets
     except ValueError:
-      chosen = [None]
+      raise SystemExit(f"--models: {entry!r} is not kind or kind@<minutes>") from None
     if any(minutes not in per_budget for minutes in chosen):
       raise SystemExit(f"--models: {entry!r} names a budget that --minutes ({', '.join(f'{m:g}' for m in budgets)}) "
                        "does not hold")

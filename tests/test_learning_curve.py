@@ -68,8 +68,9 @@ def test_models_restricted_to_a_budget():
   assert models == {30.0: {"supervised", "tsal", "tsal_steps"}, 60.0: {"supervised"}}
   assert learning_curve.budget_models("tsal_steps@10,tsal_steps@60", [10.0, 30.0, 60.0]) == {
       10.0: {"tsal_steps"}, 30.0: set(), 60.0: {"tsal_steps"}}
-  for bad in ("supervised,tsal@45", "tsal@soon", "teacher"):
-    with pytest.raises(SystemExit, match="--models"):
+  for bad, reason in (("supervised,tsal@45", "does not hold"), ("tsal@soon", "kind@<minutes>"),
+                      ("teacher", "unknown kind")):
+    with pytest.raises(SystemExit, match=reason):
       learning_curve.budget_models(bad, [30.0, 60.0])
 
 
