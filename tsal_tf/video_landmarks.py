@@ -69,7 +69,7 @@ def predict_in_boxes(net, frames, boxes, gamma):
 
 
 class RunPredictor:
-  """The teacher of a training run, applied to crops made with augment.similarity_matrix."""
+  """The teacher of a training run on one frame: predict_in_boxes at its crop margin and fusion gamma."""
 
   def __init__(self, run_dir):
     from tsal_tf.runs import load_networks
