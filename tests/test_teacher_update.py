@@ -191,7 +191,7 @@ def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
   code = "from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', '--average_student'])"
   result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode != 0 and "--average_student needs --noasync_learning" in result.stderr, result.stderr
-  code = "from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', '--swa_start=0.5'])"
+  code = "from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', '--swa_start=0.5', '--noasync_learning'])"
   result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode != 0 and "--swa_start below 1" in result.stderr, result.stderr
   assert teacher_update.swa_start_step(0.5, 17868) == 8934 and teacher_update.swa_start_step(1.0, 17868) is None

@@ -101,9 +101,10 @@ flags.DEFINE_float("swa_start", 1.0, "Fraction of the training steps after which
                    "average alone.",
                    lower_bound=0.0, upper_bound=1.0)
 flags.register_multi_flags_validator(
-    ["swa_start", "average_student"], lambda f: f["swa_start"] >= 1.0 or f["average_student"],
-    "--swa_start below 1 makes the untrained teacher of --average_student a uniform mean of the student; a "
-    "trained teacher (--async_learning) would stay mostly its own network")
+    ["swa_start", "average_student", "async_learning"],
+    lambda f: f["swa_start"] >= 1.0 or f["average_student"] or f["async_learning"],
+    "--swa_start below 1 averages the student into a teacher: it needs --async_learning (a trained teacher) or "
+    "--average_student (an untrained one)")
 flags.DEFINE_enum("heatmap_loss", "softmax", ["softmax", "mse"],
                   "LHR loss: spatial-softmax KL + integral L1, or the paper's heatmap MSE.")
 flags.DEFINE_float("heatmap_sigma", 1.0, "Gaussian sigma of heatmap targets, heatmap pixels.")

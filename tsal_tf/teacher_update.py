@@ -23,8 +23,11 @@ lambda of step t (1-based) grows with n = t - swa_start, the steps in the tail s
                                                           else (lambda_t, 1 - lambda_t),
 so the teacher's window widens from the last 1/(1 - lambda_t) steps to the whole tail: from the first such n on,
 it is the running uniform mean of the later students and of the moving average at that step, counted as n - 1
-samples.
-Meant for an untrained teacher (--average_student): a trained one takes its own steps too.
+samples. A trained teacher (asynchronous learning) takes its own gradient step delta_s before each update, so
+n T_n = (n - 1) (T_{n-1} + delta_n) + Avg(T)_n, and the teacher of the tail's n-th step is
+    T_n = (1/n) sum_{s<=n} (Avg(T)_s + (s - 1) delta_s)
+(the moving average at the tail's start counted as above): the uniform mean of the students plus its own steps,
+each at the weight (s - 1)/n, the recent ones almost whole and the early ones faded.
 """
 
 import keras
