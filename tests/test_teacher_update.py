@@ -90,6 +90,23 @@ def test_swa_tail_grows_the_window_to_a_uniform_mean(length):
   assert len(tail) == len(values) - swa_start - 4
 
 
+def test_swa_tail_of_a_trained_teacher_keeps_its_own_steps_at_weight_s_minus_1_over_n():
+  """A trained teacher steps by delta_s before each update; with the tail from step 0 (lambda 0: the first
+  update copies the student) the teacher of step n is (1/n) sum_s (student_s + (s - 1) delta_s)
+  (teacher_update's docstring): the closed form is the oracle of the recursion."""
+  student, teacher = _pair(0.0, 0.0)
+  queue = StudentWeightQueue(student, teacher, length=1, ema_lambda=0.0, swa_start=0)
+  rng = np.random.default_rng(0)
+  students, deltas = rng.normal(size=9).astype(np.float32), rng.normal(size=9).astype(np.float32)
+  for n in range(1, len(students) + 1):
+    for s, t in zip(student.weights, teacher.weights):
+      s.assign(np.full(s.shape, students[n - 1], np.float32))
+      t.assign(t.numpy() + deltas[n - 1])  # the teacher's own gradient step
+    queue.update(n)
+    oracle = np.mean(students[:n] + np.arange(n) * deltas[:n])
+    np.testing.assert_allclose(teacher.weights[0].numpy(), oracle, rtol=1e-5, atol=1e-6, err_msg=f"step {n}")
+
+
 def test_queue_update_under_mirrored_strategy():
   cpu = tf.config.list_logical_devices("CPU")
   strategy = tf.distribute.MirroredStrategy([d.name for d in cpu[:2]])
