@@ -48,7 +48,6 @@ def objective_config():
                          clor_weight=FLAGS.clor_weight,
                          offset_weight=FLAGS.offset_weight, flow_weight=FLAGS.flow_weight,
                          smoothness_weight=FLAGS.smoothness_weight, ssim_weight=FLAGS.ssim_weight,
-                         photometric_at_input=FLAGS.photometric_at_input,
                          sic_weight=FLAGS.sic_weight,
                          mfds_weight=FLAGS.mfds_weight, pseudo_weight=FLAGS.pseudo_weight, fb_gate=FLAGS.fb_gate)
 

@@ -117,8 +117,6 @@ flags.DEFINE_float("flow_weight", 1.0, "Weight of l_E.")
 flags.DEFINE_float("smoothness_weight", 0.1, "Flow smoothness weight inside l_E.")
 flags.DEFINE_float("ssim_weight", 0.0, "Weight of MotionNet's SSIM term inside l_E (0 = off: not yet measured "
                    "on the learning curve).")
-flags.DEFINE_boolean("photometric_at_input", False, "l_E's finest photometric term at the input resolution (the "
-                     "flow upsampled) instead of on frames pooled to the heatmap resolution.")
 flags.DEFINE_float("sic_weight", 10.0, "Weight of L_I.")
 flags.DEFINE_float("mfds_weight", 0.01, "Weight of L_D (heatmap pixels squared).")
 flags.DEFINE_float("pseudo_weight", 1.0, "Weight of the pseudo-label losses L_d (eq. 4/5), the same loss as l_M.")

@@ -166,30 +166,22 @@ def ssim_dissimilarity(x, y, c1=0.01 ** 2, c2=0.03 ** 2):
   return ops.mean(ops.clip((1.0 - ssim) / 2.0, 0.0, 1.0))
 
 
-def flow_loss(frames, flows, smoothness_weight=0.1, ssim_weight=0.0, photometric_at_input=False):
+def flow_loss(frames, flows, smoothness_weight=0.1, ssim_weight=0.0):
   """l_E: unsupervised MotionNet loss, summed over scales (finest first):
 
     photometric: mean charbonnier(warp(I_{t+1}, V_t) - I_t), frames average-pooled to the flow's scale;
     structural:  ssim_weight * ssim_dissimilarity(warp(I_{t+1}, V_t), I_t) (MotionNet's SSIM term; 0 = off);
     smoothness:  mean charbonnier of the flow's horizontal and vertical differences.
-  With photometric_at_input, the finest flow's photometric and structural terms compare the frames at the input
-  resolution S instead: V_t upsampled bilinearly to S x S and scaled by S / h, so that a motion of a fraction of
-  a heatmap pixel, which average pooling to h x h blurs away, still changes the warped image.
   frames [B, K, S, S, 3] in [0, 1]; flows: list of [B, K-1, h_s, w_s, 2].
   """
   total = 0.0
-  full = frames.shape[2]
-  for scale, flow in enumerate(flows):
+  for flow in flows:
     size = flow.shape[2]
+    pooled = _resize_frames(frames, size)
+    current = ops.reshape(pooled[:, :-1], (-1, size, size, 3))
+    following = ops.reshape(pooled[:, 1:], (-1, size, size, 3))
     field = ops.reshape(flow, (-1, size, size, 2))
-    image_size, image_field = size, field
-    if photometric_at_input and scale == 0 and size != full:
-      image_size = full
-      image_field = ops.image.resize(field, (full, full), interpolation="bilinear") * (full / size)
-    pooled = _resize_frames(frames, image_size)
-    current = ops.reshape(pooled[:, :-1], (-1, image_size, image_size, 3))
-    following = ops.reshape(pooled[:, 1:], (-1, image_size, image_size, 3))
-    warped = tsal_ops.dense_warp(following, image_field)
+    warped = tsal_ops.dense_warp(following, field)
     photometric = ops.mean(charbonnier(warped - current))
     if ssim_weight:
       photometric = photometric + ssim_weight * ssim_dissimilarity(warped, current)

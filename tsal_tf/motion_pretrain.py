@@ -49,7 +49,7 @@ class MotionPretrainer(prebuilt_model.PrebuiltModel):
   def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
     config = self.objective_config
     return _per_replica(config.flow_weight * losses.flow_loss(_frames(x), y_pred, config.smoothness_weight,
-                                                              config.ssim_weight, config.photometric_at_input))
+                                                              config.ssim_weight))
 
 
 def pretrain_motion(model, make_batches, steps, learning_rate, objective_config, clip_frames=None,

@@ -31,7 +31,6 @@ class ObjectiveConfig:
   flow_weight: float = 1.0
   smoothness_weight: float = 0.1
   ssim_weight: float = 0.0
-  photometric_at_input: bool = False
   sic_weight: float = 10.0
   mfds_weight: float = 0.01
   pseudo_weight: float = 1.0
@@ -84,8 +83,7 @@ def network_objective(outputs, frames, labels, omega, role, config, decoder="sof
   flows = outputs["flows"]
   p_m, p_c, offsets = decode_all(outputs, decoder)
   zero = ops.zeros(())
-  terms["l_E"] = (config.flow_weight * losses.flow_loss(frames, flows, config.smoothness_weight, config.ssim_weight,
-                                                       config.photometric_at_input)
+  terms["l_E"] = (config.flow_weight * losses.flow_loss(frames, flows, config.smoothness_weight, config.ssim_weight)
                   if flows else zero)
   terms["L_I"] = config.sic_weight * losses.structure_invariance_loss(offsets, p_c) if config.sic else zero
   terms["L_D"] = (config.mfds_weight * losses.motion_deviation_loss(flows[0], p_m[:, 0], p_m[:, -1])
