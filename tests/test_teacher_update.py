@@ -220,7 +220,13 @@ def test_swa_start_needs_a_teacher():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert (result.returncode == 0) is accepted, (args, result.stderr)
     assert accepted or "--swa_start below 1" in result.stderr, result.stderr
-  assert teacher_update.swa_start_step(0.5, 17868) == 8934 and teacher_update.swa_start_step(1.0, 17868) is None
+
+
+def test_swa_start_step_is_the_fraction_of_the_run_before_the_tail():
+  """--swa_start=0.5 of 17,868 steps starts the tail after step 8,934 (floor for odd totals); 1 means no tail."""
+  assert teacher_update.swa_start_step(0.5, 17868) == 8934
+  assert teacher_update.swa_start_step(0.5, 4467) == 2233
+  assert teacher_update.swa_start_step(1.0, 17868) is None
 
 
 @pytest.mark.parametrize("swa_start", [None, 6])
