@@ -13,7 +13,8 @@ configuration (`calibration.json`, measured once per model kind), so the learnin
 exactly at the budget's last step; every row records the steps and minutes it actually trained, and the
 machine. Minutes are machine-dependent (results/core.md, section 7): `--rates=supervised=4.963` takes a given
 throughput instead of the calibration, to train another machine's step counts. TSAL rows rescale omega's
-periods (--climb_end, --retain_end) from the config's --epochs to the row's.
+periods (--climb_end, --retain_end) from the config's --epochs to the row's; --tsal_flags go to the TSAL rows only
+(e.g. --motion_pretrain_steps=600, which a single model refuses).
 
 Each finished row holds `result.json` and is skipped on a re-run; an interrupted row resumes from its last
 checkpoint (`train --resume`) with the same plan, so a long curve can span several sessions. After the rows:
@@ -58,6 +59,9 @@ def parse_args(argv=None):
                            "supervised,tsal@30,tsal_steps@30).")
   parser.add_argument("--base_flags", default="configs/300w_cpu.flags", help="Training flagfile of every row.")
   parser.add_argument("--extra_flags", default="", help="Flags added to every row, comma-separated.")
+  parser.add_argument("--tsal_flags", default="",
+                      help="Flags added to the TSAL rows only (after --extra_flags), comma-separated: e.g. "
+                           "--motion_pretrain_steps=600, which a single model refuses.")
   parser.add_argument("--study_dir", default="runs/learning_curve", help="Folder of the rows' run directories.")
   parser.add_argument("--eval_dirs", default="../shared/data/300w_helen_test,../shared/data/300w_lfpw_test",
                       help="300W-style folders evaluated together (the 300W common set) and one by one.")
@@ -85,12 +89,18 @@ def train(run_dir, flags, log_path):
     raise SystemExit(f"training {run_dir} failed (exit {result.returncode}); log {log_path}:\n{tail}")
 
 
+def flag_list(text):
+  """'--a=1,--b' -> ['--a=1', '--b']."""
+  return [f for f in text.split(",") if f]
+
+
 def schedule_flags(args):
-  """{name: value} of the TRAIN_DEFAULTS flags in the rows' flags: the last `--name=value` of the base flagfile
-  (nested flagfiles expanded, paths relative to the repository root) and the extra flags, else train's
-  default."""
+  """{name: value} of the TRAIN_DEFAULTS flags in the TSAL rows' flags: the last `--name=value` of the base
+  flagfile (nested flagfiles expanded, paths relative to the repository root), the extra and the TSAL flags, else
+  train's default."""
   from absl import flags
-  argv = [f"--flagfile={os.path.join(ROOT, args.base_flags)}"] + [f for f in args.extra_flags.split(",") if f]
+  argv = ([f"--flagfile={os.path.join(ROOT, args.base_flags)}"] + flag_list(args.extra_flags)
+          + flag_list(args.tsal_flags))
   values = dict(TRAIN_DEFAULTS)
   # A FlagValues of its own: expanding flagfiles needs no flag definitions, and defining train's flags here
   # would clash with those of other tools imported in the same process.
@@ -111,11 +121,11 @@ def omega_flags(args, epochs):
 
 def row_flags(kind, args, epochs):
   """The flags of a row: the base config, SINGLE_MODEL_FLAGS (supervised), --extra_flags (which override both),
-  then a TSAL row's omega periods rescaled from the config's and the extra flags' values."""
-  extra = [f for f in args.extra_flags.split(",") if f]
+  then a TSAL row's --tsal_flags and its omega periods rescaled from the values of the flags before them."""
+  extra = flag_list(args.extra_flags)
   if kind == "supervised":
     return [f"--flagfile={args.base_flags}"] + SINGLE_MODEL_FLAGS + extra
-  return [f"--flagfile={args.base_flags}"] + extra + omega_flags(args, epochs)
+  return [f"--flagfile={args.base_flags}"] + extra + flag_list(args.tsal_flags) + omega_flags(args, epochs)
 
 
 def same_flags(planned, current):
@@ -323,7 +333,8 @@ def write_report(results, dlib, args, command):
   subset_names = ([folder_name(d) for d in args.eval_dirs.split(",")] + ["-", "-"])[:2]
   lines = ["# Learning curve on 300W common (554 faces)", "",
            f"`{command}`", "",
-           f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`); each row is a fresh "
+           f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`; TSAL rows also "
+           f"`{args.tsal_flags or 'none'}`); each row is a fresh "
            "training process (machine below); minutes = the row's wall time in training (steps, data and its "
            f"{VALIDATIONS_PER_ROW} validations); a budget's steps come from a calibration run on the machine "
            "(or `--rates`). NME of the fused output in percent; AUC and FR at 0.08, "

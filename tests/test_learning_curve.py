@@ -36,6 +36,17 @@ def test_omega_periods_scale_with_the_row(tmp_path):
   assert learning_curve.row_flags("supervised", args, 4)[-1] == "--swa_start=1"  # overrides SINGLE_MODEL_FLAGS
 
 
+def test_tsal_flags_reach_the_tsal_rows_only(tmp_path):
+  """--tsal_flags follow --extra_flags in a TSAL row (and set its omega periods); a supervised row has none."""
+  flagfile = tmp_path / "base.flags"
+  flagfile.write_text("--epochs=10\n--climb_end=3\n--retain_end=8\n")
+  args = learning_curve.parse_args([f"--base_flags={flagfile}", "--extra_flags=--mu=0.5",
+                                    "--tsal_flags=--motion_pretrain_steps=600,--climb_end=5"])
+  assert learning_curve.row_flags("tsal", args, 4)[1:] == ["--mu=0.5", "--motion_pretrain_steps=600", "--climb_end=5",
+                                                           "--climb_end=2", "--retain_end=3.2"]
+  assert learning_curve.row_flags("supervised", args, 4)[1:] == learning_curve.SINGLE_MODEL_FLAGS + ["--mu=0.5"]
+
+
 def test_omega_fallbacks_are_train_defaults():
   script = ("import json; from absl import flags; from tsal_tf import flag_defs; "
             f"print(json.dumps({{n: flags.FLAGS[n].default for n in {sorted(learning_curve.TRAIN_DEFAULTS)}}}))")
