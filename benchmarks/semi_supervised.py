@@ -60,9 +60,10 @@ def parse_args(argv=None):
 
 
 def row_args(args, *flags):
-  """learning_curve's arguments for one row: the study's, with `flags` added to every training flag."""
-  extra = [f for f in args.extra_flags.split(",") if f] + list(flags)
-  return argparse.Namespace(**dict(vars(args), extra_flags=",".join(extra)))
+  """learning_curve's arguments for one row: the study's, with `flags` (the row's own, its --tsal_flags included)
+  added to every training flag and no --tsal_flags of learning_curve's own, which would add them twice."""
+  extra = learning_curve.flag_list(args.extra_flags) + list(flags)
+  return argparse.Namespace(**dict(vars(args), extra_flags=",".join(extra), tsal_flags=""))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +86,7 @@ def plan_rows(args):
     raise SystemExit(f"--models: unknown kind(s) {sorted(unknown)}")
   if not 0.0 <= args.burn_in < 1.0:
     raise SystemExit(f"--burn_in={args.burn_in}: not in [0, 1)")
-  tsal_flags = tuple(f for f in args.tsal_flags.split(",") if f)
+  tsal_flags = tuple(learning_curve.flag_list(args.tsal_flags))
   rows = [Row("supervised_all", "supervised_all", "supervised", None, ())] if "supervised_all" in models else []
   for fraction in (float(f) for f in args.fractions.split(",") if f):
     labels = (f"--label_fraction={fraction:g}", f"--label_seed={args.label_seed}")

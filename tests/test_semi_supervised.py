@@ -9,7 +9,7 @@ import pytest
 
 from runners import ROOT
 sys.path.insert(0, ROOT)
-from benchmarks import semi_supervised  # noqa: E402
+from benchmarks import learning_curve, semi_supervised  # noqa: E402
 
 
 def test_rows_share_the_labeled_faces_and_the_mean_teacher_is_v1_lambda_0999():
@@ -45,6 +45,9 @@ def test_a_burn_in_row_starts_the_tsal_rows_and_counts_in_their_budget():
                                      "--init_from=runs/s/burn_in_f0.1") and rows["tsal_f0.1"].budget == 0.75
   assert rows["mean_teacher_f0.1"].flags[-1] == "--init_from=runs/s/burn_in_f0.1"
   assert rows["supervised_f0.1"].budget == 1.0 and "--labeled_share=0.5" not in rows["supervised_f0.1"].flags
+  tsal = rows["tsal_f0.1"]
+  tsal_flags = learning_curve.row_flags(tsal.kind, semi_supervised.row_args(args, *tsal.flags), 4)
+  assert tsal_flags.count("--labeled_share=0.5") == 1  # in the row's flags, not again as learning_curve's own
   assert semi_supervised.csv_model("burn_in", "teacher", ["teacher", "student"]) is None
   combined = semi_supervised.with_burn_in({"minutes": 7.5, "steps": 100, "name": "tsal_f0.1"},
                                           {"minutes": 2.5, "steps": 600})
