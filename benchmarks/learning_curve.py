@@ -333,8 +333,8 @@ def write_report(results, dlib, args, command):
   subset_names = ([folder_name(d) for d in args.eval_dirs.split(",")] + ["-", "-"])[:2]
   lines = ["# Learning curve on 300W common (554 faces)", "",
            f"`{command}`", "",
-           f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`; TSAL rows also "
-           f"`{args.tsal_flags or 'none'}`); each row is a fresh "
+           f"Training config `{args.base_flags}` (extra flags: `{args.extra_flags or 'none'}`"
+           f"{f'; TSAL rows also `{args.tsal_flags}`' if args.tsal_flags else ''}); each row is a fresh "
            "training process (machine below); minutes = the row's wall time in training (steps, data and its "
            f"{VALIDATIONS_PER_ROW} validations); a budget's steps come from a calibration run on the machine "
            "(or `--rates`). NME of the fused output in percent; AUC and FR at 0.08, "

@@ -45,9 +45,10 @@ def test_a_burn_in_row_starts_the_tsal_rows_and_counts_in_their_budget():
                                      "--init_from=runs/s/burn_in_f0.1") and rows["tsal_f0.1"].budget == 0.75
   assert rows["mean_teacher_f0.1"].flags[-1] == "--init_from=runs/s/burn_in_f0.1"
   assert rows["supervised_f0.1"].budget == 1.0 and "--labeled_share=0.5" not in rows["supervised_f0.1"].flags
-  tsal = rows["tsal_f0.1"]
-  tsal_flags = learning_curve.row_flags(tsal.kind, semi_supervised.row_args(args, *tsal.flags), 4)
-  assert tsal_flags.count("--labeled_share=0.5") == 1  # in the row's flags, not again as learning_curve's own
+  for name, count in (("tsal_f0.1", 1), ("mean_teacher_f0.1", 1), ("burn_in_f0.1", 0)):
+    row = rows[name]
+    trained = learning_curve.row_flags(row.kind, semi_supervised.row_args(args, *row.flags), 4)
+    assert trained.count("--labeled_share=0.5") == count, name  # the row's own, not again as learning_curve's
   assert semi_supervised.csv_model("burn_in", "teacher", ["teacher", "student"]) is None
   combined = semi_supervised.with_burn_in({"minutes": 7.5, "steps": 100, "name": "tsal_f0.1"},
                                           {"minutes": 2.5, "steps": 600})
