@@ -107,6 +107,42 @@ def test_swa_tail_of_a_trained_teacher_keeps_its_own_steps_at_weight_s_minus_1_o
     np.testing.assert_allclose(teacher.weights[0].numpy(), oracle, rtol=1e-5, atol=1e-6, err_msg=f"step {n}")
 
 
+@pytest.mark.parametrize("length", [1, 3])
+def test_average_tail_drops_the_trained_teachers_own_steps_in_the_tail(length):
+  """average_tail: before the tail (steps <= swa_start) the update starts from the teacher after its own step
+  delta_t, in the tail from the teacher of the last update, so that the tail's teacher is the students' running
+  mean; the queue and functional_update agree with the recursion."""
+  student, teacher = _pair(0.0, 0.0)
+  swa_start, ema_lambda = 3, 0.5
+  queue = StudentWeightQueue(student, teacher, length=length, ema_lambda=ema_lambda, swa_start=swa_start,
+                             average_tail=True)
+  kept = student.weights if length > 1 else []
+  slots = [np.zeros((length,) + tuple(w.shape), np.float32) for w in kept]
+  sums, position, count = [np.zeros(w.shape, np.float32) for w in kept], 0, 0
+  functional = [np.zeros(t.shape, np.float32) for t in teacher.weights]
+  rng = np.random.default_rng(1)
+  students, deltas = rng.normal(size=10).astype(np.float32), rng.normal(size=10).astype(np.float32)
+  oracle = 0.0
+  for step in range(1, len(students) + 1):
+    for s, t in zip(student.weights, teacher.weights):
+      s.assign(np.full(s.shape, students[step - 1], np.float32))
+      t.assign(t.numpy() + deltas[step - 1])  # the teacher's own gradient step
+    previous = list(functional)
+    functional = [f + deltas[step - 1] for f in functional]
+    queue.update(step)
+    slots, sums, position, count, functional = functional_update(
+        slots, sums, position, count, [s.numpy() for s in student.weights], functional, length, ema_lambda,
+        swa_start, step, previous=previous)
+    keep, take = (float(x) for x in teacher_update.blend_weights(ema_lambda, swa_start, step))
+    start = oracle if step > swa_start else oracle + deltas[step - 1]
+    oracle = keep * start + take * np.mean(students[max(0, step - length):step])
+    for t, f in zip(teacher.weights, functional):
+      np.testing.assert_allclose(t.numpy(), oracle, rtol=1e-5, atol=1e-6, err_msg=f"step {step}")
+      np.testing.assert_allclose(np.asarray(f), oracle, rtol=1e-5, atol=1e-6, err_msg=f"functional, step {step}")
+  with pytest.raises(ValueError, match="average_tail needs swa_start"):
+    StudentWeightQueue(student, teacher, length=1, ema_lambda=0.5, average_tail=True)
+
+
 def test_queue_update_under_mirrored_strategy():
   cpu = tf.config.list_logical_devices("CPU")
   strategy = tf.distribute.MirroredStrategy([d.name for d in cpu[:2]])
@@ -185,6 +221,43 @@ def test_training_applies_eq8_under_jax():
   assert result.returncode == 0 and "eq8 ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
 
 
+def check_average_tail_in_two_fit_steps(tail_teacher="average"):
+  """--tail_teacher=average in training: with the tail from step 1, step 2's teacher is eq. 8 on step 1's
+  teacher, not on the teacher after its own step 2 (every weight, BatchNorm statistics included): lambda 0.5,
+  v = 2, T_2 = 0.5 T_1 + 0.5 (S_1 + S_2) / 2. Runs under the active Keras backend."""
+  from keras import ops
+  from tsal_tf.data import pydataset, sources
+  from tsal_tf.model.config import NetworkConfig
+  from tsal_tf.objective import ObjectiveConfig
+  from tsal_tf.teacher_student import TeacherStudent
+  config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+  keras.utils.set_random_seed(0)
+  model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, queue_length=2, ema_lambda=0.5, swa_start=1,
+                         tail_teacher=tail_teacher, partial_labels=False)
+  model.compile(keras.optimizers.Adam(1e-2), jit_compile=keras.backend.backend() == "jax")
+  batches = pydataset.SourceBatches(sources.SyntheticClipSource(4, 32, 3), 4, 1, workers=1)
+  snapshots = []
+  for _ in range(2):
+    model.fit(batches, epochs=1, verbose=0, shuffle=False)
+    snapshots.append([[ops.convert_to_numpy(w.value) for w in net.weights] for net in (model.student, model.teacher)])
+  (students_1, teachers_1), (students_2, teachers_2) = snapshots
+  for w, s1, t1, s2, t2 in zip(model.teacher.weights, students_1, teachers_1, students_2, teachers_2):
+    np.testing.assert_allclose(t2, 0.5 * t1 + 0.25 * (s1 + s2), atol=1e-5, err_msg=w.path)
+
+
+def test_average_tail_in_training():
+  check_average_tail_in_two_fit_steps()
+  with pytest.raises(AssertionError):  # the trained teacher's own step 2 moves it off that mean
+    check_average_tail_in_two_fit_steps("trained")
+
+
+def test_average_tail_in_training_under_jax():
+  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
+  code = "import test_teacher_update as t; t.check_average_tail_in_two_fit_steps(); print('tail ok')"
+  result = runners.run_jax_snippet(code, cwd=os.path.dirname(os.path.abspath(__file__)))
+  assert result.returncode == 0 and "tail ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
+
+
 def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
   """--average_student: the student alone trains, the teacher (its moving average) is evaluated and loaded;
   the flag without --noasync_learning is refused."""
@@ -220,6 +293,17 @@ def test_swa_start_needs_a_teacher():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert (result.returncode == 0) is accepted, (args, result.stderr)
     assert accepted or "--swa_start below 1" in result.stderr, result.stderr
+
+
+def test_tail_teacher_average_needs_a_tail_and_a_trained_teacher():
+  cases = ((["--swa_start=0.5"], True), ([], False),
+           (["--swa_start=0.5", "--noasync_learning", "--average_student"], False))
+  for args, accepted in cases:
+    code = ("from absl import flags; from tsal_tf import flag_defs; "
+            f"flags.FLAGS(['train', '--tail_teacher=average', *{args!r}])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert (result.returncode == 0) is accepted, (args, result.stderr)
+    assert accepted or "--tail_teacher=average needs a tail" in result.stderr, result.stderr
 
 
 def test_swa_start_step_is_the_fraction_of_the_run_before_the_tail():

@@ -58,6 +58,8 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     queue_length, ema_lambda: v and lambda of eq. 8.
     swa_start: steps after which eq. 8's window grows to a uniform mean of the student's weights
       (teacher_update: stochastic weight averaging); None: the moving average alone.
+    tail_teacher: "trained" keeps a trained teacher's own steps in that tail, "average" drops them (the tail's
+      teacher is the students' uniform mean: teacher_update's average_tail).
     partial_labels: some training clips may have no frame-0 label (--label_fraction below 1 with clips,
       unlabeled videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips
       track from the guiding network's detection (`guiding_role`, `tracking_guide`). False is a promise that
@@ -71,7 +73,7 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
 
   def __init__(self, net_config, objective_config, steps_per_epoch, omega_epochs=(60.0, 110.0, 140.0),
                async_learning=True, average_student=False, queue_length=4, ema_lambda=0.99, swa_start=None,
-               partial_labels=True, guide_flip_test=False, mirror_shift=0.0, **kwargs):
+               tail_teacher="trained", partial_labels=True, guide_flip_test=False, mirror_shift=0.0, **kwargs):
     super().__init__(**kwargs)
     self.net_config, self.objective_config = net_config, objective_config
     self.steps_per_epoch, self.omega_epochs = steps_per_epoch, omega_epochs
@@ -86,7 +88,8 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
       target.assign(ops.copy(source.value))  # the teacher starts as a copy of the student (mean teacher)
     # An untrained teacher is nothing but the average: its lambda warms up (teacher_update).
     self.queue = teacher_update.StudentWeightQueue(self.student, self.teacher, queue_length, ema_lambda,
-                                                   swa_start, warmup=not async_learning)
+                                                   swa_start, warmup=not async_learning,
+                                                   average_tail=tail_teacher == "average")
     self.queue_state = list(self.queue.variables)  # tracked: the queue is part of the model's state
     self.built = True  # both networks are built; fit() must not try to build from a data batch
 

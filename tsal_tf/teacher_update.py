@@ -28,6 +28,11 @@ n T_n = (n - 1) (T_{n-1} + delta_n) + Avg(T)_n, and the teacher of the tail's n-
     T_n = (1/n) sum_{s<=n} (Avg(T)_s + (s - 1) delta_s)
 (the moving average at the tail's start counted as above): the uniform mean of the students plus its own steps,
 each at the weight (s - 1)/n, the recent ones almost whole and the early ones faded.
+With `average_tail` the tail drops those steps: each tail update starts from the teacher of the previous
+update (`previous`, a copy kept for it) instead of the teacher after its own step (BatchNorm statistics of its
+forward pass included), so the tail's teacher is the uniform mean of the students, as an untrained teacher's:
+    T_n = keep T_{n-1} + take Avg(T)_n,   T_n = (1/n) sum_{s<=n} Avg(T)_s   (the uniform part of the tail).
+Before the tail the trained teacher keeps its steps.
 """
 
 import keras
@@ -76,25 +81,31 @@ def _mean_teacher_step(teacher, student, keep, take):
 class StudentWeightQueue:
   """Holds the queue for a (student, teacher) pair of identically structured networks."""
 
-  def __init__(self, student, teacher, length, ema_lambda, swa_start=None, warmup=False):
+  def __init__(self, student, teacher, length, ema_lambda, swa_start=None, warmup=False, average_tail=False):
     if length < 1:
       raise ValueError(f"queue length must be >= 1, got {length}")
+    if average_tail and swa_start is None:
+      raise ValueError("average_tail needs swa_start: without an averaging tail there is nothing to drop from")
     self.student_weights = student.weights
     self.teacher_weights = teacher.weights
     if [w.shape for w in self.student_weights] != [w.shape for w in self.teacher_weights]:
       raise ValueError("teacher and student must have the same structure")
     self.length, self.ema_lambda, self.swa_start, self.warmup = length, ema_lambda, swa_start, warmup
+    self.average_tail = average_tail
     kept = self.student_weights if length > 1 else []  # v = 1 keeps no snapshots (the mean is the student)
     self.slots = [keras.Variable(ops.zeros((length,) + tuple(w.shape)), trainable=False, name=f"queue_{i}")
                   for i, w in enumerate(kept)]
     self.sums = [keras.Variable(ops.zeros(w.shape), trainable=False, name=f"queue_sum_{i}")
                  for i, w in enumerate(kept)]
+    # The teacher of the last update, the start of each tail update with average_tail.
+    self.previous = [keras.Variable(ops.zeros(w.shape), trainable=False, name=f"queue_previous_{i}")
+                     for i, w in enumerate(self.teacher_weights if average_tail else [])]
     self.position = keras.Variable(0, dtype="int32", trainable=False, name="queue_position")
     self.count = keras.Variable(0, dtype="int32", trainable=False, name="queue_count")
 
   @property
   def variables(self):
-    return self.slots + self.sums + [self.position, self.count]
+    return self.slots + self.sums + self.previous + [self.position, self.count]
 
   def update(self, step=None):
     """Push the student's current weights and apply eq. 8 to the teacher (`step`: the steps taken, this one
@@ -102,28 +113,47 @@ class StudentWeightQueue:
     keep, take = blend_weights(self.ema_lambda, self.swa_start, step, self.warmup)
     position = self.position.value
     count = ops.minimum(self.count.value + 1, self.length)
+    starts = _update_starts([t.value for t in self.teacher_weights], [p.value for p in self.previous],
+                            self.swa_start, step, self.count.value)
+    new_teachers = []
     if self.length == 1:
-      for student, teacher in zip(self.student_weights, self.teacher_weights):
-        teacher.assign(_mean_teacher_step(teacher.value, student.value, keep, take))
-    for slot, total, student, teacher in zip(self.slots, self.sums, self.student_weights, self.teacher_weights):
+      new_teachers = [_mean_teacher_step(start, student.value, keep, take)
+                      for student, start in zip(self.student_weights, starts)]
+    for slot, total, student, start in zip(self.slots, self.sums, self.student_weights, starts):
       new = ops.convert_to_tensor(student.value)
-      new_total, new_teacher = _queue_step(total.value, ops.take(slot.value, position, axis=0), new,
-                                           teacher.value, count, keep, take)
+      new_total, new_teacher = _queue_step(total.value, ops.take(slot.value, position, axis=0), new, start,
+                                           count, keep, take)
       total.assign(new_total)
       _write_slot(slot, position, new)
+      new_teachers.append(new_teacher)
+    for teacher, new_teacher in zip(self.teacher_weights, new_teachers):
       teacher.assign(new_teacher)
+    for previous, new_teacher in zip(self.previous, new_teachers):
+      previous.assign(new_teacher)
     self.position.assign((position + 1) % self.length)
     self.count.assign(count)
 
 
+def _update_starts(teacher, previous, swa_start, step, count):
+  """The teacher weights an update starts from: the teacher after its own step, or inside the tail of an
+  average_tail queue (`previous` not empty) the teacher of the last update, once there was one (`count`, the
+  queue's count before this update, is positive: a teacher loaded after the queue was built is not lost)."""
+  if not previous:
+    return teacher
+  from_previous = ops.logical_and(ops.cast(step, "float32") > float(swa_start), count > 0)
+  return [ops.where(from_previous, p, t) for t, p in zip(teacher, previous)]
+
+
 def functional_update(slots, sums, position, count, student, teacher, length, ema_lambda, swa_start=None,
-                      step=None, warmup=False):
+                      step=None, warmup=False, previous=()):
   """Eq. 8 on plain arrays (for jitted JAX steps): StudentWeightQueue.update without variables.
 
-  Args are lists of arrays (slots [v, *w.shape], sums, student and teacher weights) and scalar
-  position/count/step; returns (slots, sums, position, count, teacher) updated.
+  Args are lists of arrays (slots [v, *w.shape], sums, student and teacher weights, and an average_tail
+  queue's `previous`) and scalar position/count/step; returns (slots, sums, position, count, teacher) updated
+  (the new `previous` is the new teacher).
   """
   keep, take = blend_weights(ema_lambda, swa_start, step, warmup)
+  teacher = _update_starts(teacher, list(previous), swa_start, step, count)
   count = ops.minimum(count + 1, length)
   if length == 1:  # no snapshots (see StudentWeightQueue)
     return slots, sums, position, count, [_mean_teacher_step(t, s, keep, take) for s, t in zip(student, teacher)]

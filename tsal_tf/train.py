@@ -104,7 +104,7 @@ def run():
         net_config, experiment.objective_config(), steps_per_epoch,
         omega_epochs=(FLAGS.climb_end, FLAGS.retain_end, FLAGS.epochs), async_learning=FLAGS.async_learning,
         average_student=FLAGS.average_student, queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda,
-        swa_start=teacher_update.swa_start_step(FLAGS.swa_start, total),
+        swa_start=teacher_update.swa_start_step(FLAGS.swa_start, total), tail_teacher=FLAGS.tail_teacher,
         partial_labels=data.partial_labels, guide_flip_test=FLAGS.guide_flip_test,
         mirror_shift=augment.centre_mirror_shift(FLAGS.input_size, FLAGS.label_x_offset, FLAGS.crop_margin))
     # TensorFlow: the custom ops have no XLA kernels; JAX: the step is jitted.

@@ -80,8 +80,9 @@ def train_step(model, state, batch):
     slots, sums, position, count, teacher = teacher_update.functional_update(
         get(queue.slots), get(queue.sums), get([queue.position])[0], get([queue.count])[0],
         get(model.student.weights), get(model.teacher.weights), queue.length, queue.ema_lambda, queue.swa_start,
-        step + 1, queue.warmup)
+        step + 1, queue.warmup, get(queue.previous))
     put(queue.slots + queue.sums + [queue.position, queue.count], slots + sums + [position, count])
     put(model.teacher.weights, teacher)
+    put(queue.previous, teacher if queue.previous else [])
   logs["loss"] = logs["student/total"]
   return logs, (values["t"], values["n"], optimizer_values, metrics_values)
