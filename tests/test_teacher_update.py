@@ -283,27 +283,22 @@ def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
   assert result.returncode != 0 and "--average_student needs --noasync_learning" in result.stderr, result.stderr
 
 
-def test_swa_start_needs_a_teacher():
+@pytest.mark.parametrize("flag, cases, refusal", [
+    ("--swa_start=0.5", ((["--noasync_learning"], False), ([], True), (["--noasync_learning", "--average_student"], True)),
+     "--swa_start below 1"),
+    ("--tail_teacher=average", ((["--swa_start=0.5"], True), ([], False),
+                                (["--swa_start=0.5", "--noasync_learning", "--average_student"], False)),
+     "--tail_teacher=average needs a tail"),
+], ids=["swa_start_needs_a_teacher", "average_tail_needs_a_tail_and_a_trained_teacher"])
+def test_flag_rules_of_the_teacher(flag, cases, refusal):
   """--swa_start below 1 is refused for a single model without a teacher and accepted for a trained teacher
-  (the tail on top of its own steps) and an untrained one (--average_student)."""
-  cases = ((["--noasync_learning"], False), ([], True), (["--noasync_learning", "--average_student"], True))
+  (the tail on top of its own steps) and an untrained one (--average_student); --tail_teacher=average needs
+  that tail and a trained teacher."""
   for args, accepted in cases:
-    code = ("from absl import flags; from tsal_tf import flag_defs; "
-            f"flags.FLAGS(['train', '--swa_start=0.5', *{args!r}])")
+    code = f"from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', {flag!r}, *{args!r}])"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert (result.returncode == 0) is accepted, (args, result.stderr)
-    assert accepted or "--swa_start below 1" in result.stderr, result.stderr
-
-
-def test_tail_teacher_average_needs_a_tail_and_a_trained_teacher():
-  cases = ((["--swa_start=0.5"], True), ([], False),
-           (["--swa_start=0.5", "--noasync_learning", "--average_student"], False))
-  for args, accepted in cases:
-    code = ("from absl import flags; from tsal_tf import flag_defs; "
-            f"flags.FLAGS(['train', '--tail_teacher=average', *{args!r}])")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert (result.returncode == 0) is accepted, (args, result.stderr)
-    assert accepted or "--tail_teacher=average needs a tail" in result.stderr, result.stderr
+    assert accepted or refusal in result.stderr, result.stderr
 
 
 def test_swa_start_step_is_the_fraction_of_the_run_before_the_tail():
