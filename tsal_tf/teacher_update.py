@@ -91,7 +91,6 @@ class StudentWeightQueue:
     if [w.shape for w in self.student_weights] != [w.shape for w in self.teacher_weights]:
       raise ValueError("teacher and student must have the same structure")
     self.length, self.ema_lambda, self.swa_start, self.warmup = length, ema_lambda, swa_start, warmup
-    self.average_tail = average_tail
     kept = self.student_weights if length > 1 else []  # v = 1 keeps no snapshots (the mean is the student)
     self.slots = [keras.Variable(ops.zeros((length,) + tuple(w.shape)), trainable=False, name=f"queue_{i}")
                   for i, w in enumerate(kept)]

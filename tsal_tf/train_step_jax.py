@@ -83,6 +83,6 @@ def train_step(model, state, batch):
         step + 1, queue.warmup, get(queue.previous))
     put(queue.slots + queue.sums + [queue.position, queue.count], slots + sums + [position, count])
     put(model.teacher.weights, teacher)
-    put(queue.previous, teacher if queue.previous else [])
+    put(queue.previous, teacher)  # an average_tail queue's copy of this update's teacher (none otherwise)
   logs["loss"] = logs["student/total"]
   return logs, (values["t"], values["n"], optimizer_values, metrics_values)
