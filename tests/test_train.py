@@ -54,14 +54,51 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
   # The uninterrupted reference is the shared smoke run (under JAX: trained without TensorFlow installed).
   reference, _ = request.getfixturevalue(f"smoke_run_{backend}")
   interrupted = tmp_path / "interrupted"
-  _kill_at_checkpoint(train(interrupted, "--workers=2", wait=False, backend=backend), interrupted, 2)
+  # Killed in the second epoch (3 steps each), after the first one's validation was recorded.
+  _kill_at_checkpoint(train(interrupted, "--workers=2", wait=False, backend=backend), interrupted, 4)
   result = train(interrupted, "--workers=2", "--resume", backend=backend)
   assert result.returncode == 0, result.stdout + result.stderr
-  assert "resumed from" in result.stdout and "at step 2" in result.stdout
+  assert "resumed from" in result.stdout and "at step 4" in result.stdout
   expected, got = _final_weights(reference), _final_weights(interrupted)
   assert expected.keys() == got.keys()
   for name in expected:
     np.testing.assert_allclose(got[name], expected[name], atol=1e-5, err_msg=name)
+  # The validation history keeps the epoch measured before the kill.
+  expected, got = (json.loads((run / "validation.json").read_text()) for run in (reference, interrupted))
+  assert [entry["epoch"] for entry in got] == [1, 2]
+  for want, have in zip(expected, got):
+    assert want.keys() == have.keys()
+    np.testing.assert_allclose([have[k] for k in want], [want[k] for k in want], atol=1e-5)
+
+
+def _validation(log_dir):
+  from tsal_tf import callbacks
+  return callbacks.Validation(None, None, None, None, "inter_ocular", str(log_dir))
+
+
+def test_a_resumed_history_keeps_the_epochs_its_checkpoint_finished(tmp_path):
+  history = [{"epoch": epoch, "val/teacher/fused_nme": 0.1 / epoch} for epoch in (1, 2, 3)]
+  (tmp_path / "validation.json").write_text(json.dumps(history))
+  measured = {"val/teacher/fused_nme": 0.5}
+  # Resumed in epoch 3 (steps 21-30, 10 per epoch): epoch 3's entry came from weights trained again.
+  validation = _validation(tmp_path)
+  validation.resume(25, 10, measured)
+  assert validation.history == history[:2]
+  assert json.loads((tmp_path / "validation.json").read_text()) == history[:2]
+  # Resumed at the end of epoch 2, killed before it was recorded: the resume's measurement is epoch 2.
+  (tmp_path / "validation.json").write_text(json.dumps(history[:1]))
+  validation = _validation(tmp_path)
+  validation.resume(20, 10, measured)
+  assert validation.history == history[:1] + [{"epoch": 2, **measured}]
+  # Recorded already: kept as it was. No file (a run killed in its first epoch): nothing to keep.
+  (tmp_path / "validation.json").write_text(json.dumps(history))
+  validation = _validation(tmp_path)
+  validation.resume(20, 10, measured)
+  assert validation.history == history[:2]
+  os.remove(tmp_path / "validation.json")
+  validation = _validation(tmp_path)
+  validation.resume(5, 10, measured)
+  assert validation.history == []
 
 
 def test_existing_run_without_resume_is_refused(tmp_path, smoke_run_tensorflow):

@@ -260,6 +260,22 @@ class Validation(keras.callbacks.Callback):
     there is reused; without one (nothing trained) they are measured now."""
     return self._last if self._last is not None else self.measure()
 
+  def resume(self, step, steps_per_epoch, measured):
+    """Continue the history of a run resumed from its checkpoint of `step`: validation.json's epochs up to
+    the last one that step finished (later ones were measured on weights the resumed run trains again), and
+    `measured` (the checkpoint's weights, measured at the resume) as that epoch when it ended at `step` but
+    the run was killed before recording it."""
+    path = os.path.join(self.log_dir, "validation.json")
+    saved = []
+    if os.path.isfile(path):
+      with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    finished, into_epoch = divmod(step, steps_per_epoch)
+    self.history = [entry for entry in saved if entry["epoch"] <= finished]
+    if finished and not into_epoch and all(entry["epoch"] != finished for entry in self.history):
+      self.history.append({"epoch": finished, **measured})
+    self._write_history()
+
   def on_train_begin(self, logs=None):
     self._last = None
 
@@ -268,8 +284,11 @@ class Validation(keras.callbacks.Callback):
     if logs is not None:
       logs.update(results)
     self.history.append({"epoch": epoch + 1, **results})
-    atomic_write_json(os.path.join(self.log_dir, "validation.json"), self.history)
+    self._write_history()
     self._write_images(epoch)
+
+  def _write_history(self):
+    atomic_write_json(os.path.join(self.log_dir, "validation.json"), self.history)
 
   def _write_images(self, epoch):
     if not tensorflow_available():  # the summary writer is TensorFlow's (under either Keras backend)
