@@ -65,7 +65,7 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
     np.testing.assert_allclose(got[name], expected[name], atol=1e-5, err_msg=name)
   # The validation history keeps the epoch measured before the kill.
   expected, got = (json.loads((run / "validation.json").read_text()) for run in (reference, interrupted))
-  assert [entry["epoch"] for entry in got] == [1, 2]
+  assert [entry["epoch"] for entry in expected] == [entry["epoch"] for entry in got] == [1, 2]
   for want, have in zip(expected, got):
     assert want.keys() == have.keys()
     np.testing.assert_allclose([have[k] for k in want], [want[k] for k in want], atol=1e-5)
@@ -82,22 +82,25 @@ def test_a_resumed_history_keeps_the_epochs_its_checkpoint_finished(tmp_path):
   measured = {"val/teacher/fused_nme": 0.5}
   # Resumed in epoch 3 (steps 21-30, 10 per epoch): epoch 3's entry came from weights trained again.
   validation = _validation(tmp_path)
-  validation.resume(25, 10, measured)
+  validation.start_history(25, 10, measured)
   assert validation.history == history[:2]
   assert json.loads((tmp_path / "validation.json").read_text()) == history[:2]
   # Resumed at the end of epoch 2, killed before it was recorded: the resume's measurement is epoch 2.
   (tmp_path / "validation.json").write_text(json.dumps(history[:1]))
   validation = _validation(tmp_path)
-  validation.resume(20, 10, measured)
+  validation.start_history(20, 10, measured)
   assert validation.history == history[:1] + [{"epoch": 2, **measured}]
-  # Recorded already: kept as it was. No file (a run killed in its first epoch): nothing to keep.
+  # Recorded already: kept as it was. A new run (step 0) or one killed in its first epoch: nothing to keep.
   (tmp_path / "validation.json").write_text(json.dumps(history))
   validation = _validation(tmp_path)
-  validation.resume(20, 10, measured)
+  validation.start_history(20, 10, measured)
   assert validation.history == history[:2]
+  validation = _validation(tmp_path)
+  validation.start_history(0, 10, measured)
+  assert validation.history == [] and json.loads((tmp_path / "validation.json").read_text()) == []
   os.remove(tmp_path / "validation.json")
   validation = _validation(tmp_path)
-  validation.resume(5, 10, measured)
+  validation.start_history(5, 10, measured)
   assert validation.history == []
 
 

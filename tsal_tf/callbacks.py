@@ -218,7 +218,8 @@ class RunTensorBoard(keras.callbacks.TensorBoard):
 
 
 class Validation(keras.callbacks.Callback):
-  """At each epoch end: NME of teacher and student (each source) and tracking; adds `val/...` logs.
+  """At each epoch end: NME of teacher and student (each source) and tracking; adds `val/...` logs and
+  appends them to the run's history, `validation.json` (start_history: kept across a resume).
 
   Args:
     images, landmarks: validation faces uint8 [M, S, S, 3] and [M, N, 2] crop pixels.
@@ -237,7 +238,7 @@ class Validation(keras.callbacks.Callback):
     self.subsets = None if subsets is None or len(set(subsets)) < 2 else np.asarray(subsets)
     self.clip_frames, self.clip_landmarks = clip_frames, clip_landmarks
     self.normalizer, self.log_dir, self.gamma, self.num_images = normalizer, log_dir, gamma, num_images
-    self.history = []
+    self.history_path, self.history = os.path.join(log_dir, "validation.json"), []
     self._writer = None
     self._last = None  # metrics measured at the end of the last epoch of the current fit
 
@@ -260,15 +261,14 @@ class Validation(keras.callbacks.Callback):
     there is reused; without one (nothing trained) they are measured now."""
     return self._last if self._last is not None else self.measure()
 
-  def resume(self, step, steps_per_epoch, measured):
-    """Continue the history of a run resumed from its checkpoint of `step`: validation.json's epochs up to
-    the last one that step finished (later ones were measured on weights the resumed run trains again), and
-    `measured` (the checkpoint's weights, measured at the resume) as that epoch when it ended at `step` but
-    the run was killed before recording it."""
-    path = os.path.join(self.log_dir, "validation.json")
+  def start_history(self, step, steps_per_epoch, measured):
+    """The history of a run that starts (step 0: none) or resumes from its checkpoint of `step`:
+    validation.json's epochs up to the last one that step finished (later ones were measured on weights the
+    resumed run trains again), and `measured` (the checkpoint's weights, measured at the resume) as that epoch
+    when it ended at `step` but the run was killed before recording it."""
     saved = []
-    if os.path.isfile(path):
-      with open(path, encoding="utf-8") as f:
+    if os.path.isfile(self.history_path):
+      with open(self.history_path, encoding="utf-8") as f:
         saved = json.load(f)
     finished, into_epoch = divmod(step, steps_per_epoch)
     self.history = [entry for entry in saved if entry["epoch"] <= finished]
@@ -288,7 +288,7 @@ class Validation(keras.callbacks.Callback):
     self._write_images(epoch)
 
   def _write_history(self):
-    atomic_write_json(os.path.join(self.log_dir, "validation.json"), self.history)
+    atomic_write_json(self.history_path, self.history)
 
   def _write_images(self, epoch):
     if not tensorflow_available():  # the summary writer is TensorFlow's (under either Keras backend)

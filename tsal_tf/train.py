@@ -144,8 +144,7 @@ def run():
                                     subsets=data.val_subsets)
   validation.set_model(model)
   before = validation.measure()
-  if resumed:
-    validation.resume(step(), steps_per_epoch, before)
+  validation.start_history(step(), steps_per_epoch, before)
   role = "teacher" if model.has_teacher else "student"
   print(f"validation NME ({FLAGS.normalizer}) at step {step()}: {100 * before[f'val/{role}/fused_nme']:.2f}%",
         flush=True)
