@@ -100,8 +100,8 @@ def test_the_pretraining_time_counts_as_training_time(tmp_path):
   path = str(tmp_path / "train_clock.json")
   assert callbacks.TrainClock(path, pretraining_seconds=5.0).seconds() == 5.0
   (tmp_path / "train_clock.json").write_text('{"steps": 10, "seconds": 3.0, "epochs": []}')
-  assert callbacks.TrainClock(path, pretraining_seconds=5.0).seconds() == 8.0
-  assert callbacks.TrainClock(path).seconds() == 3.0
+  assert callbacks.TrainClock(path, pretraining_seconds=5.0, resumed_step=10).seconds() == 8.0
+  assert callbacks.TrainClock(path, resumed_step=10).seconds() == 3.0
 
 
 @pytest.mark.slow

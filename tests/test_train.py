@@ -71,6 +71,16 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
     np.testing.assert_allclose([have[k] for k in want], [want[k] for k in want], atol=1e-5)
 
 
+def test_a_resumed_clock_keeps_every_second_and_the_epoch_ends_its_checkpoint_reached(tmp_path):
+  from tsal_tf import callbacks
+  ends = [{"steps": 10, "seconds": 4.0}, {"steps": 20, "seconds": 9.0}]
+  (tmp_path / "train_clock.json").write_text(json.dumps({"steps": 24, "seconds": 11.0, "epochs": ends}))
+  # Killed at step 24 after its step-15 checkpoint: epoch 2 (steps 11-20) is trained again, its time was spent.
+  clock = callbacks.TrainClock(str(tmp_path / "train_clock.json"), resumed_step=15)
+  assert clock.epochs == ends[:1] and clock.seconds() == 11.0
+  assert callbacks.TrainClock(str(tmp_path / "train_clock.json"), resumed_step=20).epochs == ends
+
+
 def _validation(log_dir):
   from tsal_tf import callbacks
   return callbacks.Validation(None, None, None, None, "inter_ocular", str(log_dir))

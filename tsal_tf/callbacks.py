@@ -79,17 +79,19 @@ class TrainClock(StepCallback):
   in fit (steps, data waits and the per-epoch validation), summed over every process that trained the run,
   plus `pretraining_seconds` (the motion pre-training of a new run, before its first fit). Written at each
   epoch end and at the end of training (a killed run loses at most the time since its last epoch end, as it
-  loses the steps since its last checkpoint).
+  loses the steps since its last checkpoint). A run resumed from its checkpoint of `resumed_step` keeps the
+  epoch ends up to it (later ones are trained again) and all the seconds spent.
   """
 
-  def __init__(self, path, pretraining_seconds=0.0):
+  def __init__(self, path, pretraining_seconds=0.0, resumed_step=0):
     super().__init__()
     self.path = path
     self.previous, self.epochs, self.start = pretraining_seconds, [], None
     if os.path.isfile(path):
       with open(path, encoding="utf-8") as f:
         saved = json.load(f)
-      self.previous, self.epochs = float(saved["seconds"]) + pretraining_seconds, list(saved.get("epochs", []))
+      self.previous = float(saved["seconds"]) + pretraining_seconds
+      self.epochs = [end for end in saved.get("epochs", []) if end["steps"] <= resumed_step]
 
   def seconds(self):
     return self.previous + (time.time() - self.start if self.start is not None else 0.0)

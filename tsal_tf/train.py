@@ -152,7 +152,7 @@ def run():
   clock_path = os.path.join(run_dir, "train_clock.json")
   if not resumed and os.path.exists(clock_path):
     os.remove(clock_path)  # a fresh run (no checkpoints, checked above) starts its clock at zero
-  clock = callbacks.TrainClock(clock_path, pretraining_seconds)
+  clock = callbacks.TrainClock(clock_path, pretraining_seconds, resumed_step=step())
   time_limit = callbacks.TimeLimit(FLAGS.max_train_minutes or float("inf"), pretraining_seconds)
   callback_list = [callbacks.NaNGuard(), clock, time_limit, callbacks.Checkpointer(manager, FLAGS.checkpoint_every),
                    validation]
