@@ -103,11 +103,9 @@ flags.DEFINE_float("swa_start", 1.0, "Fraction of the training steps after which
 flags.DEFINE_enum("tail_teacher", "trained", ["trained", "average"],
                   "The trained teacher in --swa_start's tail: 'trained' keeps its own gradient steps (its n-th tail "
                   "step is (1/n) sum_s (Avg(T)_s + (s - 1) delta_s)); 'average' drops them, so that it becomes the "
-                  "uniform mean of the students, as --average_student's teacher (tsal_tf/teacher_update.py).")
-flags.register_multi_flags_validator(
-    ["tail_teacher", "swa_start", "async_learning"],
-    lambda f: f["tail_teacher"] == "trained" or (f["swa_start"] < 1.0 and f["async_learning"]),
-    "--tail_teacher=average needs a tail (--swa_start below 1) and a trained teacher (--async_learning)")
+                  "uniform mean of the students, as --average_student's teacher (tsal_tf/teacher_update.py). "
+                  "It acts on a trained teacher (--async_learning) with a tail (--swa_start below 1); lacking "
+                  "one of them, both values train the same.")
 flags.register_multi_flags_validator(
     ["swa_start", "average_student", "async_learning"],
     lambda f: f["swa_start"] >= 1.0 or f["average_student"] or f["async_learning"],

@@ -59,7 +59,8 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     swa_start: steps after which eq. 8's window grows to a uniform mean of the student's weights
       (teacher_update: stochastic weight averaging); None: the moving average alone.
     tail_teacher: "trained" keeps a trained teacher's own steps in that tail, "average" drops them (the tail's
-      teacher is the students' uniform mean: teacher_update's average_tail).
+      teacher is the students' uniform mean: teacher_update's average_tail); without async_learning (no
+      steps of the teacher's own) or without a tail both values train the same.
     partial_labels: some training clips may have no frame-0 label (--label_fraction below 1 with clips,
       unlabeled videos): l_M and l_C average over the labeled clips (`label_weights`) and the unlabeled clips
       track from the guiding network's detection (`guiding_role`, `tracking_guide`). False is a promise that
@@ -89,7 +90,8 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     # An untrained teacher is nothing but the average: its lambda warms up (teacher_update).
     self.queue = teacher_update.StudentWeightQueue(self.student, self.teacher, queue_length, ema_lambda,
                                                    swa_start, warmup=not async_learning,
-                                                   average_tail=tail_teacher == "average")
+                                                   average_tail=(async_learning and swa_start is not None
+                                                                 and tail_teacher == "average"))
     self.queue_state = list(self.queue.variables)  # tracked: the queue is part of the model's state
     self.built = True  # both networks are built; fit() must not try to build from a data batch
 
