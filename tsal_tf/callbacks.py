@@ -34,6 +34,14 @@ def sync_model_state(model):
     sync()
 
 
+def _saved_json(path, default):
+  """The JSON record a run wrote at `path` (a resumed run's clock or history), or `default` when there is none."""
+  if not os.path.isfile(path):
+    return default
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
 class StepCallback(keras.callbacks.Callback):
   """A callback that knows the global training step (`self.step`, counted in Python: reading the optimizer's
   iteration counter would need a device round-trip per step, and under JAX a state sync)."""
@@ -86,12 +94,9 @@ class TrainClock(StepCallback):
   def __init__(self, path, pretraining_seconds=0.0, resumed_step=0):
     super().__init__()
     self.path = path
-    self.previous, self.epochs, self.start = pretraining_seconds, [], None
-    if os.path.isfile(path):
-      with open(path, encoding="utf-8") as f:
-        saved = json.load(f)
-      self.previous = float(saved["seconds"]) + pretraining_seconds
-      self.epochs = [end for end in saved.get("epochs", []) if end["steps"] <= resumed_step]
+    saved = _saved_json(path, {"seconds": 0.0, "epochs": []})
+    self.previous, self.start = float(saved["seconds"]) + pretraining_seconds, None
+    self.epochs = [end for end in saved.get("epochs", []) if end["steps"] <= resumed_step]
 
   def seconds(self):
     return self.previous + (time.time() - self.start if self.start is not None else 0.0)
@@ -268,12 +273,8 @@ class Validation(keras.callbacks.Callback):
     validation.json's epochs up to the last one that step finished (later ones were measured on weights the
     resumed run trains again), and `measured` (the checkpoint's weights, measured at the resume) as that epoch
     when it ended at `step` but the run was killed before recording it."""
-    saved = []
-    if os.path.isfile(self.history_path):
-      with open(self.history_path, encoding="utf-8") as f:
-        saved = json.load(f)
     finished, into_epoch = divmod(step, steps_per_epoch)
-    self.history = [entry for entry in saved if entry["epoch"] <= finished]
+    self.history = [entry for entry in _saved_json(self.history_path, []) if entry["epoch"] <= finished]
     if finished and not into_epoch and all(entry["epoch"] != finished for entry in self.history):
       self.history.append({"epoch": finished, **measured})
     self._write_history()
