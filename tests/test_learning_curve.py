@@ -62,6 +62,31 @@ def test_nested_flagfiles_are_followed(tmp_path):
   assert learning_curve.omega_flags(args, 4) == ["--climb_end=1.2", "--retain_end=3.2"]
 
 
+def _expanded(argv):
+  """{flag name: value} of a flag list with its flagfiles followed, the last setting of a flag winning."""
+  from absl import flags
+  values = {}
+  for arg in flags.FlagValues().read_flags_from_files(argv, force_gnu=False):
+    name, _, value = arg[2:].partition("=")
+    if name.startswith("no") and not value:
+      name, value = name[2:], "false"
+    values[name] = value or "true"
+  return values
+
+
+def test_the_supervised_config_is_the_30_minute_row(monkeypatch):
+  """configs/300w_cpu_supervised.flags trains what the benchmark's 30-minute supervised row trains at the reference
+  rate: 30 x 60 x 4.963 = 8,933 steps, planned as 4 validated epochs of ceil(8,933 / 4) = 2,234."""
+  monkeypatch.chdir(ROOT)  # the configs name their nested flagfile and data relative to the repository
+  args = learning_curve.parse_args(["--rates=supervised=4.963"])
+  row = _expanded(learning_curve.row_flags("supervised", args, 4) + ["--epochs=4", "--steps_per_epoch=2234"])
+  config = _expanded(["--flagfile=configs/300w_cpu_supervised.flags"])
+  assert config.pop("run_dir") == "runs/300w_supervised"
+  row.pop("run_dir")
+  assert config == row
+  assert config["average_student"] == "true" and config["async_learning"] == "false"
+
+
 def test_given_rates_replace_the_calibration(tmp_path, monkeypatch):
   def no_training(*unused):
     raise AssertionError("a calibration run started")
