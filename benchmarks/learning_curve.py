@@ -17,8 +17,9 @@ periods (--climb_end, --retain_end) from the config's --epochs to the row's; --t
 (e.g. --motion_pretrain_steps=600, which a single model refuses).
 
 Each finished row holds `result.json` and is skipped on a re-run; an interrupted row resumes from its last
-checkpoint (`train --resume`) with the same plan, so a long curve can span several sessions. After the rows:
-dlib's 68-point predictor on the same faces in the same run (benchmarks/dlib_reference.py; skipped with a
+checkpoint (`train --resume`) with the same plan, so a long curve can span several sessions: Ctrl-C or SIGTERM
+stops a row's training after its current step, saved; a killed row loses at most its last 500 steps. After the
+rows: dlib's 68-point predictor on the same faces in the same run (benchmarks/dlib_reference.py; skipped with a
 note when dlib is not installed), then results/learning_curve.md, .csv and .png.
 """
 
@@ -36,12 +37,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up lines (the rows' logs keep theirs)
 
+from tsal_tf import child_process  # noqa: E402
+
 # The supervised single model: no clips, no teacher of its own, no SIC / MFDS; its evaluated network is the
 # stochastic weight average of its second half (results/core.md, section 13: 3.98% against 4.03% for the raw
 # weights at the 60-minute row's end). The raw single model: --extra_flags=--noaverage_student,--swa_start=1.
 SINGLE_MODEL_FLAGS = ["--clip_length=1", "--noasync_learning", "--nosic", "--nomfds",
                       "--average_student", "--queue_length=1", "--ema_lambda=0.999", "--swa_start=0.5"]
 VALIDATIONS_PER_ROW = 4  # validation passes during a row (each costs a few seconds of its budget)
+CHECKPOINT_STEPS = 500  # at most this many steps of a killed row are trained again (a TSAL row's ~9 CPU minutes)
 CSV_HEADER = ["model", "minutes", "steps", "nme_ip", "nme_io", "auc_io", "fr_io"]
 # The CSV's models; the raw student of a supervised row with --average_student is in the .md only.
 CSV_MODELS = ("supervised", "teacher", "student", "dlib")
@@ -82,11 +86,11 @@ def train(run_dir, flags, log_path):
   with open(log_path, "a", encoding="utf-8") as log:
     log.write(f"\n$ {' '.join(command)}\n")
     log.flush()
-    result = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-  if result.returncode:
+    code = child_process.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+  if code:
     with open(log_path, encoding="utf-8") as log:
       tail = log.read()[-2000:]
-    raise SystemExit(f"training {run_dir} failed (exit {result.returncode}); log {log_path}:\n{tail}")
+    raise SystemExit(f"training {run_dir} failed (exit {code}); log {log_path}:\n{tail}")
 
 
 def flag_list(text):
@@ -229,7 +233,7 @@ def run_row(name, kind, steps, args):
         f"({plan['epochs']} x {plan['steps_per_epoch']})", flush=True)
   flags = plan.get("flags", row_flags(kind, args, plan["epochs"])) + [
       f"--epochs={plan['epochs']}", f"--steps_per_epoch={plan['steps_per_epoch']}",
-      f"--checkpoint_every={plan['steps_per_epoch']}", "--verbose=2"]
+      f"--checkpoint_every={min(plan['steps_per_epoch'], CHECKPOINT_STEPS)}", "--verbose=2"]
   train(run_dir, flags + (["--resume"] if resume else []), os.path.join(run_dir, "train.log"))
   clock = json.load(open(os.path.join(run_dir, "train_clock.json"), encoding="utf-8"))
   plain, flipped = evaluate_row(run_dir, args.eval_dirs.split(","))

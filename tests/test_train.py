@@ -71,6 +71,34 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
     np.testing.assert_allclose([have[k] for k in want], [want[k] for k in want], atol=1e-5)
 
 
+def test_sigterm_saves_the_step_and_resume_continues_exactly(tmp_path, smoke_run_tensorflow):
+  """SIGTERM (as Ctrl-C's SIGINT) ends a run after the step in progress, saved although it is no checkpoint step
+  (--checkpoint_every=100), with the signal's exit status; --resume then ends where an uninterrupted run does.
+  TensorFlow only: the callbacks are the same under JAX, whose state sync the kill-and-resume test covers."""
+  backend, (reference, _) = "tensorflow", smoke_run_tensorflow
+  stopped = tmp_path / "stopped"
+  process = train(stopped, "--workers=2", "--checkpoint_every=100", wait=False, backend=backend)
+  clock = stopped / "train_clock.json"  # written at the end of epoch 1 (step 3), before its validation
+  deadline = time.time() + 600
+  while time.time() < deadline and process.poll() is None and not clock.is_file():
+    time.sleep(0.02)
+  process.send_signal(signal.SIGTERM)
+  output, _ = process.communicate(timeout=600)
+  assert process.returncode == 128 + signal.SIGTERM, output
+  step = int(re.search(r"SIGTERM: training stopped after step (\d+), saved as", output).group(1))
+  assert 3 < step < 6, output  # in the second epoch
+  # Epoch 1's end (each epoch is one fit, saved at its end) and the signal's step, though no checkpoint step.
+  assert sorted(os.listdir(stopped / "checkpoints")) == ["ckpt-3.npz", f"ckpt-{step}.npz"]
+  assert json.loads(clock.read_text())["steps"] == step
+  result = train(stopped, "--workers=2", "--checkpoint_every=100", "--resume", backend=backend)
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert f"at step {step}" in result.stdout
+  expected, got = _final_weights(reference), _final_weights(stopped)
+  assert expected.keys() == got.keys()
+  for name in expected:
+    np.testing.assert_allclose(got[name], expected[name], atol=1e-5, err_msg=name)
+
+
 def test_existing_run_without_resume_is_refused(tmp_path, smoke_run_tensorflow):
   shutil.copytree(smoke_run_tensorflow[0], tmp_path / "run")
   flags = (tmp_path / "run" / "flags.txt").read_text()

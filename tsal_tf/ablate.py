@@ -21,6 +21,7 @@ import time
 from absl import flags
 
 from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
+from tsal_tf import child_process
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("base_flags", "configs/300w_video.flags", "Training flagfile shared by every row.")
@@ -80,7 +81,7 @@ def run_row(name, hparams):
   os.makedirs(run_dir, exist_ok=True)
   log_path = os.path.join(run_dir, "train.log")
   with open(log_path, "a", encoding="utf-8") as log:
-    code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+    code = child_process.run(command, stdout=log, stderr=subprocess.STDOUT)
   if code:
     raise SystemExit(f"error: row {name}: training failed (exit {code}); its log: {log_path}")
   seconds = time.time() - start

@@ -1,10 +1,12 @@
-"""Keras callbacks of the training job (both backends): NaN guard, time limit, clock, checkpoints, progress,
-validation."""
+"""Keras callbacks of the training job (both backends): NaN guard, time limit, clock, checkpoints, a clean stop
+on Ctrl-C / SIGTERM, progress, validation."""
 
 import collections
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 
@@ -18,6 +20,14 @@ from tsal_tf.io_utils import atomic_write_json
 
 class TrainingDivergedError(RuntimeError):
   """A loss term became NaN/Inf; the message names the step and the term."""
+
+
+class TrainingInterrupted(Exception):
+  """SIGINT or SIGTERM (`signum`) stopped training after a step that was saved as a checkpoint."""
+
+  def __init__(self, message, signum):
+    super().__init__(message)
+    self.signum = signum
 
 
 def tensorflow_available():
@@ -105,15 +115,15 @@ class TrainClock(StepCallback):
     super().on_train_begin(logs)
     self.start = time.time()
 
-  def _write(self):
+  def write(self):
     atomic_write_json(self.path, {"steps": self.step, "seconds": self.seconds(), "epochs": self.epochs})
 
   def on_epoch_end(self, epoch, logs=None):
     self.epochs.append({"steps": self.step, "seconds": self.seconds()})
-    self._write()
+    self.write()
 
   def on_train_end(self, logs=None):
-    self._write()
+    self.write()
     self.previous, self.start = self.seconds(), None
 
 
@@ -140,19 +150,55 @@ class Checkpointer(StepCallback):
     self.manager, self.every_steps = manager, every_steps
     self.saved_step = None
 
-  def _save(self):
-    sync_model_state(self.model)
-    self.manager.save(self.step)
-    self.saved_step = self.step
+  def save(self):
+    """Save the current step unless it is saved already; returns its checkpoint's path."""
+    if self.saved_step != self.step:
+      sync_model_state(self.model)
+      self.manager.save(self.step)
+      self.saved_step = self.step
+    return os.path.join(self.manager.directory, f"ckpt-{self.step}.npz")
 
   def on_train_batch_end(self, batch, logs=None):
     super().on_train_batch_end(batch, logs)
     if self.step % self.every_steps == 0:
-      self._save()
+      self.save()
 
   def on_train_end(self, logs=None):
-    if self.saved_step != self.step:
-      self._save()
+    self.save()
+
+
+class SignalStop(keras.callbacks.Callback):
+  """Ctrl-C (SIGINT) or SIGTERM ends training cleanly: the step in progress finishes, the `checkpointer` saves it,
+  and TrainingInterrupted is raised, so that `--resume` continues exactly from there. A second signal before that
+  stops at once (KeyboardInterrupt: the steps since the last checkpoint are lost). The handlers are set only
+  inside `installed()`; place this callback after the Checkpointer, whose step count it reads."""
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self, checkpointer):
+    super().__init__()
+    self.checkpointer, self.received = checkpointer, None
+
+  @contextlib.contextmanager
+  def installed(self):
+    previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+    try:
+      yield self
+    finally:
+      for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.received is not None:
+      raise KeyboardInterrupt(f"{signal.Signals(signum).name} again: stopped without saving")
+    self.received = signum
+
+  def on_train_batch_end(self, batch, logs=None):
+    if self.received is not None:
+      path = self.checkpointer.save()
+      raise TrainingInterrupted(f"{signal.Signals(self.received).name}: training stopped after step "
+                                f"{self.checkpointer.step}, saved as {path}; continue with --resume", self.received)
 
 
 class Progress(StepCallback):

@@ -151,7 +151,8 @@ flags.DEFINE_float("retain_end", 110, "omega(t): end of the retention period (ep
 
 # Run.
 flags.DEFINE_string("run_dir", "runs/demo", "Checkpoints, TensorBoard logs, flags and validation results.")
-flags.DEFINE_integer("checkpoint_every", 100, "Checkpoint every this many steps.")
+flags.DEFINE_integer("checkpoint_every", 100, "Checkpoint every this many steps, at each epoch end, and at the step "
+                     "in progress when Ctrl-C or SIGTERM stops training.")
 flags.DEFINE_string("init_from", None, "Start both networks from the network a user gets from this run directory "
                     "(its teacher, or its single model): fine-tuning, e.g. a 300W model on your own videos.")
 flags.DEFINE_boolean("resume", False, "Continue from the latest checkpoint in --run_dir.")

@@ -9,6 +9,7 @@ differs between the backends (teacher_student.TeacherStudent.train_step).
 
 import json
 import os
+import sys
 import time
 
 from absl import flags
@@ -154,19 +155,25 @@ def run():
     os.remove(clock_path)  # a fresh run (no checkpoints, checked above) starts its clock at zero
   clock = callbacks.TrainClock(clock_path, pretraining_seconds, resumed_step=step())
   time_limit = callbacks.TimeLimit(FLAGS.max_train_minutes or float("inf"), pretraining_seconds)
-  callback_list = [callbacks.NaNGuard(), clock, time_limit, callbacks.Checkpointer(manager, FLAGS.checkpoint_every),
-                   validation]
+  checkpointer = callbacks.Checkpointer(manager, FLAGS.checkpoint_every)
+  signal_stop = callbacks.SignalStop(checkpointer)
+  callback_list = [callbacks.NaNGuard(), clock, time_limit, checkpointer, signal_stop, validation]
   if FLAGS.verbose:
     callback_list.append(callbacks.Progress(total, steps_per_epoch, step_lines=FLAGS.verbose == 1))
   if callbacks.tensorflow_available():  # TensorBoard's writer; the GPU machine's JAX has no TensorFlow
     callback_list.append(callbacks.RunTensorBoard(os.path.join(run_dir, "tensorboard"), update_freq=50))
   # One fit per epoch: a resumed run first finishes its interrupted epoch, and every fit's data starts at the
   # next unseen batch of the run's one seeded stream.
-  while (done := step()) < total and time_limit.stopped_at_step is None:
-    epoch, into_epoch = divmod(done, steps_per_epoch)
-    remaining = steps_per_epoch - into_epoch
-    model.fit(make_batches(data, done, remaining), epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=remaining,
-              callbacks=callback_list, verbose=0, shuffle=False)
+  try:
+    with signal_stop.installed():
+      while (done := step()) < total and time_limit.stopped_at_step is None:
+        epoch, into_epoch = divmod(done, steps_per_epoch)
+        remaining = steps_per_epoch - into_epoch
+        model.fit(make_batches(data, done, remaining), epochs=epoch + 1, initial_epoch=epoch,
+                  steps_per_epoch=remaining, callbacks=callback_list, verbose=0, shuffle=False)
+  except callbacks.TrainingInterrupted:
+    clock.write()  # the seconds spent up to the saved step
+    raise
   if total == 0 and not resumed:
     # A run of no steps (e.g. --motion_pretrain_steps alone) keeps its networks as they are, so that other runs
     # can start from them (--init_from).
@@ -182,7 +189,14 @@ def run():
 
 def main(argv):
   del argv
-  run()
+  try:
+    run()
+  except Exception as error:  # noqa: BLE001 (re-raised unless a signal stopped training)
+    from tsal_tf.callbacks import TrainingInterrupted  # imports Keras: only after run() chose its backend
+    if not isinstance(error, TrainingInterrupted):
+      raise
+    print(f"interrupted: {error}", file=sys.stderr, flush=True)
+    sys.exit(128 + error.signum)  # the shell's status of a process ended by that signal
 
 
 if __name__ == "__main__":
