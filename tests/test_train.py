@@ -75,9 +75,9 @@ def test_sigterm_saves_the_step_and_resume_continues_exactly(tmp_path, smoke_run
   """SIGTERM (as Ctrl-C's SIGINT) ends a run after the step in progress, saved although it is no checkpoint step
   (--checkpoint_every=100), with the signal's exit status; --resume then ends where an uninterrupted run does.
   TensorFlow only: the callbacks are the same under JAX, whose state sync the kill-and-resume test covers."""
-  backend, (reference, _) = "tensorflow", smoke_run_tensorflow
+  reference, _ = smoke_run_tensorflow
   stopped = tmp_path / "stopped"
-  process = train(stopped, "--workers=2", "--checkpoint_every=100", wait=False, backend=backend)
+  process = train(stopped, "--workers=2", "--checkpoint_every=100", wait=False)
   clock = stopped / "train_clock.json"  # written at the end of epoch 1 (step 3), before its validation
   deadline = time.time() + 600
   while time.time() < deadline and process.poll() is None and not clock.is_file():
@@ -90,7 +90,7 @@ def test_sigterm_saves_the_step_and_resume_continues_exactly(tmp_path, smoke_run
   # Epoch 1's end (each epoch is one fit, saved at its end) and the signal's step, though no checkpoint step.
   assert sorted(os.listdir(stopped / "checkpoints")) == ["ckpt-3.npz", f"ckpt-{step}.npz"]
   assert json.loads(clock.read_text())["steps"] == step
-  result = train(stopped, "--workers=2", "--checkpoint_every=100", "--resume", backend=backend)
+  result = train(stopped, "--workers=2", "--checkpoint_every=100", "--resume")
   assert result.returncode == 0, result.stdout + result.stderr
   assert f"at step {step}" in result.stdout
   expected, got = _final_weights(reference), _final_weights(stopped)
