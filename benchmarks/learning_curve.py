@@ -80,7 +80,11 @@ def parse_args(argv=None):
 
 
 def train(run_dir, flags, log_path):
-  """One training process (stdout + stderr into log_path); raises with the log's tail if it fails."""
+  """One training process (stdout + stderr into log_path); raises with the log's tail if it fails.
+
+  Ctrl-C or SIGTERM to this driver reaches the training once (child_process.run): it saves its step and this
+  process exits with 128 + the signal's number; the same command then resumes the row.
+  """
   command = [sys.executable, "-m", "tsal_tf.train", *flags, f"--run_dir={run_dir}"]
   os.makedirs(run_dir, exist_ok=True)
   with open(log_path, "a", encoding="utf-8") as log:
