@@ -15,19 +15,8 @@ import numpy as np
 from keras import ops
 
 from tsal_tf import evaluation
+from tsal_tf.errors import TrainingDivergedError, TrainingInterrupted
 from tsal_tf.io_utils import atomic_write_json
-
-
-class TrainingDivergedError(RuntimeError):
-  """A loss term became NaN/Inf; the message names the step and the term."""
-
-
-class TrainingInterrupted(Exception):
-  """SIGINT or SIGTERM (`signum`) stopped training after a step that was saved as a checkpoint."""
-
-  def __init__(self, message, signum):
-    super().__init__(message)
-    self.signum = signum
 
 
 def tensorflow_available():

@@ -15,13 +15,12 @@ import sys
 
 from absl import app
 
+from tsal_tf.errors import TrainingDivergedError
 
-def user_errors():
-  """The exception types reported as one line: OSError (missing files and folders, unreadable images and
-  videos, SavedModels that do not exist), ValueError (bad values and shapes, malformed annotations) and
-  diverged training."""
-  from tsal_tf.callbacks import TrainingDivergedError
-  return (OSError, ValueError, TrainingDivergedError)
+
+# The exception types reported as one line: OSError (missing files and folders, unreadable images and videos,
+# SavedModels that do not exist), ValueError (bad values and shapes, malformed annotations) and diverged training.
+USER_ERRORS = (OSError, ValueError, TrainingDivergedError)
 
 
 @contextlib.contextmanager
@@ -56,10 +55,8 @@ def run(main):
     try:
       import_tensorflow_quietly()
       return main(argv)
-    except Exception as error:  # noqa: BLE001 (re-raised unless it is a user error)
-      if isinstance(error, user_errors()):
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-      raise
+    except USER_ERRORS as error:
+      print(f"error: {error}", file=sys.stderr)
+      sys.exit(2)
 
   app.run(main_with_errors)

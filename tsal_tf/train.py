@@ -15,6 +15,7 @@ import time
 from absl import flags
 
 from tsal_tf import cli  # first: quiets TensorFlow's C++ start-up log
+from tsal_tf import errors
 from tsal_tf import flag_defs  # noqa: F401  (defines the flags)
 from tsal_tf import hardware
 
@@ -171,7 +172,7 @@ def run():
         remaining = steps_per_epoch - into_epoch
         model.fit(make_batches(data, done, remaining), epochs=epoch + 1, initial_epoch=epoch,
                   steps_per_epoch=remaining, callbacks=callback_list, verbose=0, shuffle=False)
-  except callbacks.TrainingInterrupted:
+  except errors.TrainingInterrupted:
     clock.write()  # the seconds spent up to the saved step
     raise
   if total == 0 and not resumed:
@@ -191,10 +192,7 @@ def main(argv):
   del argv
   try:
     run()
-  except Exception as error:  # noqa: BLE001 (re-raised unless a signal stopped training)
-    from tsal_tf.callbacks import TrainingInterrupted  # imports Keras: only after run() chose its backend
-    if not isinstance(error, TrainingInterrupted):
-      raise
+  except errors.TrainingInterrupted as error:
     print(f"interrupted: {error}", file=sys.stderr, flush=True)
     sys.exit(128 + error.signum)  # the shell's status of a process ended by that signal
 
