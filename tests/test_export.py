@@ -61,6 +61,33 @@ def test_serving_crops_at_the_networks_margin(tmp_path):
   assert np.abs(got - predicted_at(augment.CROP_MARGIN)).max() > 0.5
 
 
+def test_flip_tested_serving_is_evaluations_flip_test(tmp_path):
+  # export --flip_test: every source of the endpoint is evaluate --flip_test's on the serving crop (mirror shift
+  # included, as for a run trained with --label_x_offset), mapped back to the image; the plain prediction is not.
+  keras.utils.set_random_seed(0)
+  teacher = network.build_network(dataclasses.replace(CONFIG, crop_margin=1.1), "teacher")
+  shift = 0.75
+  path = export.export(teacher, str(tmp_path), "tsal", 1, flip_test=True, mirror_shift=shift)
+  serve = tf.saved_model.load(path).signatures["serving_default"]
+  image = np.random.default_rng(3).integers(0, 256, (2, 64, 80, 3), dtype=np.uint8)
+  boxes = np.array([[20.0, 14.0, 52.0, 50.0], [10.0, 8.0, 60.0, 56.0]], np.float32)
+  got = serve(images=tf.constant(image), boxes=tf.constant(boxes))
+  normalised, origin, scale = export._crop_boxes(tf.constant(boxes), tf.constant([64.0] * 2), tf.constant([80.0] * 2),
+                                                 32.0, 1.1)
+  crops = 255.0 * tf.image.crop_and_resize(image.astype(np.float32) / 255.0, normalised, [0, 1], [32, 32]).numpy()
+
+  def in_image(points):
+    return origin.numpy()[:, None] + scale.numpy()[:, None] * points
+
+  from tsal_tf.evaluation import predict_images
+  expected = predict_images(teacher, crops, flip_test=True, mirror_shift=shift)
+  for name, key in (("landmarks", "fused"), ("p_M", "p_M"), ("p_C", "p_C")):
+    np.testing.assert_allclose(got[name].numpy(), in_image(expected[key]), atol=2e-2, err_msg=name)
+  np.testing.assert_allclose(got["confidence"].numpy(), expected["confidence"], atol=1e-4)
+  plain = in_image(predict_images(teacher, crops)["fused"])
+  assert np.abs(got["landmarks"].numpy() - plain).max() > 0.1
+
+
 def test_serving_without_a_box_resizes_the_whole_image_with_pixel_centres():
   # x = (u + 0.5) * W / S - 0.5, the convention of cv2.resize and of the training crops.
   none = tf.fill([1, 4], export.NO_BOX)

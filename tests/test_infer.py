@@ -16,22 +16,32 @@ from tsal_tf.model.config import NetworkConfig
 CONFIG = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
 
 
+FRAME = np.random.default_rng(4).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+BOX = (20.0, 14.0, 52.0, 50.0)
+
+
+def _predicted_in_frame(net, margin, **predict_kwargs):
+  """predict_images' fused points on FRAME's crop around BOX at `margin`, mapped back to the frame (the oracle)."""
+  transform = augment.centre_transform(BOX, 32, margin)
+  crop = augment.warp_image(FRAME, transform)
+  return augment.crop_to_source(predict_images(net, crop[None], **predict_kwargs)["fused"][0], transform,
+                                schemes.IBUG68)
+
+
 def test_run_predictor_crops_at_the_networks_margin():
   keras.utils.set_random_seed(0)  # an untrained network whose points are not all at the crop's centre
-  predictor = video_landmarks.RunPredictor.__new__(video_landmarks.RunPredictor)  # the network without a run directory
-  predictor.teacher = network.build_network(dataclasses.replace(CONFIG, crop_margin=1.1), "teacher")
-  predictor.gamma = 0.8
-  frame = np.random.default_rng(4).integers(0, 256, (64, 80, 3), dtype=np.uint8)
-  box = (20.0, 14.0, 52.0, 50.0)
+  net = network.build_network(dataclasses.replace(CONFIG, crop_margin=1.1), "teacher")
+  got = video_landmarks.RunPredictor(net, gamma=0.8)(FRAME, BOX)
+  np.testing.assert_allclose(got, _predicted_in_frame(net, 1.1), atol=1e-4)
+  assert np.abs(got - _predicted_in_frame(net, augment.CROP_MARGIN)).max() > 0.5
 
-  def predicted_at(margin):
-    transform = augment.centre_transform(box, 32, margin)
-    crop = augment.warp_image(frame, transform)
-    return augment.crop_to_source(predict_images(predictor.teacher, crop[None])["fused"][0], transform, schemes.IBUG68)
 
-  got = predictor(frame, box)
-  np.testing.assert_allclose(got, predicted_at(1.1), atol=1e-4)
-  assert np.abs(got - predicted_at(augment.CROP_MARGIN)).max() > 0.5
+def test_run_predictor_flip_test_is_evaluations_flip_test():
+  keras.utils.set_random_seed(0)
+  net = network.build_network(dataclasses.replace(CONFIG, crop_margin=1.1), "teacher")
+  got = video_landmarks.RunPredictor(net, gamma=0.8, flip_test=True, mirror_shift=0.75)(FRAME, BOX)
+  np.testing.assert_allclose(got, _predicted_in_frame(net, 1.1, flip_test=True, mirror_shift=0.75), atol=1e-4)
+  assert np.abs(got - _predicted_in_frame(net, 1.1)).max() > 0.1  # the mirror view changed the prediction
 
 
 class _RecordingPredictor:

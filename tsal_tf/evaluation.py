@@ -55,8 +55,8 @@ def _predict(net, images, gamma, batch_size, flip_test, mirror_shift):
     if flip_test:
       scheme, size = schemes.scheme_for(net.config.num_points), batch.shape[2]
       plain, mirrored = predicted
-      flipped = {key: 0.5 * (plain[key] + schemes.flip_landmarks(mirrored[key], size, scheme)
-                             + np.array([mirror_shift, 0.0])) for key in ("p_M", "p_C")}
+      flipped = {key: ops.convert_to_numpy(decoders.average_with_mirror(
+          plain[key], mirrored[key], size, scheme.flip_permutation, mirror_shift)) for key in ("p_M", "p_C")}
       flipped["confidence"] = 0.5 * (plain["confidence"] + mirrored["confidence"][:, list(scheme.flip_permutation)])
       merged["flipped"] = flipped
     for name, prediction in merged.items():

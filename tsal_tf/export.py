@@ -6,6 +6,8 @@ cannot load custom ops, so the export uses the keras.ops reference implementatio
 serving_default(images uint8 [N, H, W, 3], boxes float32 [N, 4] (x1, y1, x2, y2); all -1 for "no box")
     -> landmarks [N, P, 2] (fused, input-image pixels, 0-based pixel centres), confidence [N, P],
        p_M [N, P, 2], p_C [N, P, 2].
+    With --flip_test, every source is the average of the crop's prediction and its mirror image's, mapped back
+    (`decoders.average_with_mirror`, as `evaluate --flip_test`): twice the compute.
     With a box, the face is cropped around it with the network's training margin (side = crop_margin *
     max(w, h), square, centred on the box; NetworkConfig.crop_margin); with no box (-1s) the whole image is
     taken as the crop (send square face crops with about that margin: the face spanning ~1/crop_margin of the
@@ -33,6 +35,8 @@ flags.DEFINE_enum("precision", "float32", PRECISIONS,
                   "Compute precision of the exported graph, whatever the run trained in: float32 runs fast on any "
                   "CPU; bfloat16 only where the serving hardware has it (GPU, AMX-BF16 / AVX512-BF16 CPUs); auto: "
                   "bfloat16 if this exporting machine has it.")
+flags.DEFINE_boolean("flip_test", False, "serving_default averages each face's prediction with its mirror image's "
+                     "(as evaluate --flip_test): twice the compute, a steadier read-out.")
 
 NO_BOX = -1.0
 
@@ -71,12 +75,17 @@ def _check_images(images, name):
           tf.debugging.assert_positive(tf.shape(images)[0], message=f"{name}: empty batch")]
 
 
-def build_archive(teacher, gamma=0.8):
-  """A keras.export.ExportArchive of the teacher with the `serving_default` and `track` endpoints."""
+def build_archive(teacher, gamma=0.8, flip_test=False, mirror_shift=0.0):
+  """A keras.export.ExportArchive of the teacher with the `serving_default` and `track` endpoints.
+
+  flip_test: serving_default detects on each crop and its mirror image and averages them
+  (`decoders.average_with_mirror`; mirror_shift in crop pixels: `evaluation.run_mirror_shift`).
+  """
   import keras
   import tensorflow as tf
   from keras import ops
   from tsal_tf import ops as tsal_ops
+  from tsal_tf.data import schemes
   from tsal_tf.model import decoders
 
   size = teacher.config.input_size
@@ -93,18 +102,31 @@ def build_archive(teacher, gamma=0.8):
                                      tf.range(shape[0]), [size, size])
     return crops, origin, scale
 
+  flip_permutation = schemes.scheme_for(points).flip_permutation
+
   def to_image(points_hm, origin, scale):
     return origin[:, None, :] + scale[:, None, :] * decoders.to_crop_coords(points_hm, stride)
+
+  def detect(crops):
+    """(p_M, p_C) [N, P, 2] in heatmap pixels and confidence [N, P] of crops [N, S, S, 3], flip-tested or not."""
+    views = tf.concat([crops, tf.reverse(crops, axis=[2])], axis=0) if flip_test else crops
+    with tsal_ops.force_reference():
+      outputs = teacher.detect(views)
+      p_m, confidence = decoders.decode_lhr(outputs["heatmaps"], teacher.config.heatmap_decoder)
+      p_c, _ = decoders.decode_clor(outputs["centre"], outputs["offsets"])
+    if not flip_test:
+      return p_m, p_c, confidence
+    count, width = tf.shape(crops)[0], size // stride
+    merged = [decoders.average_with_mirror(p[:count], p[count:], width, flip_permutation, mirror_shift / stride)
+              for p in (p_m, p_c)]
+    return (*merged, 0.5 * (confidence[:count] + tf.gather(confidence[count:], flip_permutation, axis=1)))
 
   def serve(images, boxes):
     with tf.control_dependencies(_check_images(images, "images") + [
         tf.debugging.assert_equal(tf.shape(boxes)[0], tf.shape(images)[0],
                                   message="boxes must be [N, 4], one per image")]):
       crops, origin, scale = crop(images, boxes)
-    with tsal_ops.force_reference():
-      outputs = teacher.detect(crops)
-      p_m, confidence = decoders.decode_lhr(outputs["heatmaps"], teacher.config.heatmap_decoder)
-      p_c, _ = decoders.decode_clor(outputs["centre"], outputs["offsets"])
+    p_m, p_c, confidence = detect(crops)
     p_m, p_c = to_image(p_m, origin, scale), to_image(p_c, origin, scale)
     return {"landmarks": decoders.fuse(p_m, p_c, gamma), "confidence": confidence, "p_M": p_m, "p_C": p_c}
 
@@ -136,27 +158,29 @@ def build_archive(teacher, gamma=0.8):
   return archive
 
 
-def export(teacher, export_dir, model_name="tsal", version=1, gamma=0.8):
-  """Write the SavedModel to <export_dir>/<model_name>/<version> (into a temporary folder, then renamed)."""
+def export(teacher, export_dir, model_name="tsal", version=1, gamma=0.8, flip_test=False, mirror_shift=0.0):
+  """Write the SavedModel to <export_dir>/<model_name>/<version> (into a temporary folder, then renamed);
+  flip_test, mirror_shift: as in build_archive."""
   import shutil
   target = os.path.join(export_dir, model_name, str(version))
   if os.path.exists(target):
     raise FileExistsError(f"{target} exists: choose another --version (TF Serving loads the highest)")
   temporary = target + ".partial"
   shutil.rmtree(temporary, ignore_errors=True)
-  build_archive(teacher, gamma).write_out(temporary, verbose=False)
+  build_archive(teacher, gamma, flip_test, mirror_shift).write_out(temporary, verbose=False)
   os.replace(temporary, target)
   return target
 
 
 def main(argv):
   del argv
+  from tsal_tf.evaluation import run_mirror_shift
   from tsal_tf.runs import load_networks
   if not FLAGS.run_dir or not FLAGS.export_dir:
     raise app.UsageError("--run_dir and --export_dir are required")
   teacher, _, run_flags = load_networks(FLAGS.run_dir, FLAGS.checkpoint, FLAGS.precision)
-  target = export(teacher, FLAGS.export_dir, FLAGS.model_name, FLAGS.version,
-                  float(run_flags.get("gamma", 0.8)))
+  target = export(teacher, FLAGS.export_dir, FLAGS.model_name, FLAGS.version, float(run_flags.get("gamma", 0.8)),
+                  FLAGS.flip_test, run_mirror_shift(run_flags, teacher.config.input_size))
   print(f"wrote {target}")
 
 

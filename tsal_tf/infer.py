@@ -29,6 +29,8 @@ flags.DEFINE_float("smoothing", 0.5, "Temporal smoothing in [0, 1): 0 = none.")
 flags.DEFINE_integer("max_frames", 0, "Process at most this many frames (0 = all).")
 flags.DEFINE_integer("redetect_every", 1, "Run the face detector every n-th frame for the crop box (0 = only "
                      "on the first frame; later boxes then follow the landmarks).")
+flags.DEFINE_boolean("flip_test", False, "Average each frame's prediction with its mirror image's (--run_dir only; "
+                     "a SavedModel does so when exported with export --flip_test): twice the compute.")
 
 
 def main(argv):
@@ -40,10 +42,12 @@ def main(argv):
   box = tuple(float(v) for v in FLAGS.box) if FLAGS.box else None
   if box is not None and (len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]):
     raise app.UsageError("--box must be x1,y1,x2,y2 with x2 > x1 and y2 > y1")
+  if FLAGS.flip_test and FLAGS.saved_model:
+    raise app.UsageError("--flip_test applies to --run_dir; export the SavedModel with export --flip_test instead")
   if not os.path.exists(FLAGS.video):  # before the model loads: the cheap check first
     raise VideoError(f"{FLAGS.video}: no such video file or frame folder")
   predictor = (SavedModelPredictor(FLAGS.saved_model) if FLAGS.saved_model
-               else RunPredictor(FLAGS.run_dir))
+               else RunPredictor.from_run(FLAGS.run_dir, FLAGS.flip_test))
   run(FLAGS.video, predictor, box, FLAGS.smoothing, FLAGS.output, FLAGS.landmarks, FLAGS.max_frames,
       FLAGS.redetect_every)
   for path in (FLAGS.output, FLAGS.landmarks):

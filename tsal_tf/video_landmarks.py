@@ -56,28 +56,37 @@ def read_frames(path):
   return frames(), count, fps
 
 
-def predict_in_boxes(net, frames, boxes, gamma):
+def predict_in_boxes(net, frames, boxes, gamma, flip_test=False, mirror_shift=0.0):
   """The fused landmarks [M, N, 2] of `net` in the pixels of each of `frames`, each cropped around its box
-  (x1, y1, x2, y2) at the network's crop margin, as in training, and the prediction mapped back through the crop."""
+  (x1, y1, x2, y2) at the network's crop margin, as in training, and the prediction mapped back through the crop
+  (flip_test, mirror_shift: as in evaluation.predict_images)."""
   from tsal_tf.data import augment, schemes
   from tsal_tf.evaluation import predict_images
   transforms = [augment.centre_transform(box, net.config.input_size, net.config.crop_margin) for box in boxes]
   crops = np.stack([augment.warp_image(frame, transform) for frame, transform in zip(frames, transforms)])
-  fused = predict_images(net, crops, gamma)["fused"]
+  fused = predict_images(net, crops, gamma, flip_test=flip_test, mirror_shift=mirror_shift)["fused"]
   scheme = schemes.scheme_for(net.config.num_points)
   return np.stack([augment.crop_to_source(points, transform, scheme) for points, transform in zip(fused, transforms)])
 
 
 class RunPredictor:
-  """The teacher of a training run on one frame: predict_in_boxes at its crop margin and fusion gamma."""
+  """A network (a training run's teacher) on one frame: predict_in_boxes at its crop margin and fusion gamma, with
+  the flip test if asked (twice the compute; mirror_shift as in evaluation.predict_images)."""
 
-  def __init__(self, run_dir):
+  def __init__(self, net, gamma=0.8, flip_test=False, mirror_shift=0.0):
+    self.teacher, self.gamma, self.flip_test, self.mirror_shift = net, gamma, flip_test, mirror_shift
+
+  @classmethod
+  def from_run(cls, run_dir, flip_test=False):
+    """The teacher of the run in `run_dir`, with the run's gamma and mirror shift."""
+    from tsal_tf.evaluation import run_mirror_shift
     from tsal_tf.runs import load_networks
-    self.teacher, _, run_flags = load_networks(run_dir)
-    self.gamma = float(run_flags.get("gamma", 0.8))
+    teacher, _, run_flags = load_networks(run_dir)
+    return cls(teacher, float(run_flags.get("gamma", 0.8)), flip_test,
+               run_mirror_shift(run_flags, teacher.config.input_size))
 
   def __call__(self, frame, box):
-    return predict_in_boxes(self.teacher, [frame], [box], self.gamma)[0]
+    return predict_in_boxes(self.teacher, [frame], [box], self.gamma, self.flip_test, self.mirror_shift)[0]
 
 
 class SavedModelPredictor:

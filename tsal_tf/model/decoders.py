@@ -10,6 +10,7 @@
 * tracking phi(V, g): start at g (frame 0) and chain bilinear flow samples, g_{t+1} = g_t + V_t(g_t).
 * forward-backward check (SBR): chain the backward flows from a tracked point of frame k to frame 0 and measure
   how far it lands from g.
+* flip test: a prediction averaged with that of the mirror image, mapped back (`average_with_mirror`).
 * fusion: p = gamma * p_M + (1 - gamma) * p_C  (paper: gamma = 0.8).
 
 Crop pixels u and heatmap coordinates v relate by the pixel-centre rule v = (u + 0.5) / stride - 0.5.
@@ -94,18 +95,24 @@ def decode_lhr(heatmaps, method="soft_argmax"):
   raise ValueError(f"unknown heatmap decoder {method!r} (choose from {HEATMAP_DECODERS})")
 
 
-def flip_test_lhr(heatmaps, flip_permutation, method="soft_argmax", mirror_shift=0.0):
-  """The flip test on heatmap logits [2B, h, w, N] of B images followed by their B mirror images -> [B, N, 2]:
+def average_with_mirror(plain, mirrored, width, flip_permutation, mirror_shift=0.0):
+  """The flip test's merge: points [B, N, 2] predicted on B images and [B, N, 2] on their mirror images -> [B, N, 2]:
 
-    p = (p_M(I) + m(p_M(mirror I))) / 2,  m(q)_n = (w - 1 - q_x + mirror_shift, q_y) of point flip_permutation[n]
-  (heatmap pixels: the mirror x -> S - 1 - x of an S-pixel crop is x -> w - 1 - x on its heatmaps).
-  mirror_shift: the crop's mirror shift (`augment.centre_mirror_shift`) in heatmap pixels.
+    p_n = (plain_n + m(mirrored)_n) / 2,  m(q)_n = (width - 1 - q_x + mirror_shift, q_y) of point flip_permutation[n]
+  in the pixel centres of any grid `width` pixels wide (a crop: S; its heatmaps: w = S / stride; the mirror
+  x -> S - 1 - x of the crop is x -> w - 1 - x on its heatmaps). mirror_shift: `augment.centre_mirror_shift`, in
+  the same pixels.
   """
-  points, _ = decode_lhr(heatmaps, method)
-  half, width = ops.shape(heatmaps)[0] // 2, heatmaps.shape[2]
-  plain, mirrored = points[:half], points[half:]
   mapped = ops.stack([(width - 1.0 + mirror_shift) - mirrored[..., 0], mirrored[..., 1]], axis=-1)
   return 0.5 * (plain + ops.take(mapped, list(flip_permutation), axis=1))
+
+
+def flip_test_lhr(heatmaps, flip_permutation, method="soft_argmax", mirror_shift=0.0):
+  """The flip test on heatmap logits [2B, h, w, N] of B images followed by their B mirror images -> p_M [B, N, 2]
+  (`average_with_mirror` on the heatmap grid; mirror_shift in heatmap pixels)."""
+  points, _ = decode_lhr(heatmaps, method)
+  half = ops.shape(heatmaps)[0] // 2
+  return average_with_mirror(points[:half], points[half:], heatmaps.shape[2], flip_permutation, mirror_shift)
 
 
 def track(flows, start):
