@@ -50,7 +50,8 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--saved_model", required=True)
   parser.add_argument("--video", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                                                      "video", "demo-sbr.mp4"))
+                                                      "video", "demo-sbr.mp4"),
+                      help="video for infer's frames/s (a path that is not a file, e.g. none, skips it)")
   parser.add_argument("--repeats", type=int, default=30)
   parser.add_argument("--data_dir", default=None, help="comma-separated 300W folders to measure NME on")
   args = parser.parse_args()

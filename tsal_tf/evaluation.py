@@ -57,7 +57,8 @@ def _predict(net, images, gamma, batch_size, flip_test, mirror_shift):
       plain, mirrored = predicted
       flipped = {key: ops.convert_to_numpy(decoders.average_with_mirror(
           plain[key], mirrored[key], size, scheme.flip_permutation, mirror_shift)) for key in ("p_M", "p_C")}
-      flipped["confidence"] = 0.5 * (plain["confidence"] + mirrored["confidence"][:, list(scheme.flip_permutation)])
+      flipped["confidence"] = ops.convert_to_numpy(decoders.average_confidence_with_mirror(
+          plain["confidence"], mirrored["confidence"], scheme.flip_permutation))
       merged["flipped"] = flipped
     for name, prediction in merged.items():
       prediction["fused"] = decoders.fuse(prediction["p_M"], prediction["p_C"], gamma)

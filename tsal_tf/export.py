@@ -117,9 +117,9 @@ def build_archive(teacher, gamma=0.8, flip_test=False, mirror_shift=0.0):
     if not flip_test:
       return p_m, p_c, confidence
     count, width = tf.shape(crops)[0], size // stride
-    merged = [decoders.average_with_mirror(p[:count], p[count:], width, flip_permutation, mirror_shift / stride)
-              for p in (p_m, p_c)]
-    return (*merged, 0.5 * (confidence[:count] + tf.gather(confidence[count:], flip_permutation, axis=1)))
+    p_m, p_c = (decoders.average_with_mirror(p[:count], p[count:], width, flip_permutation, mirror_shift / stride)
+                for p in (p_m, p_c))
+    return p_m, p_c, decoders.average_confidence_with_mirror(confidence[:count], confidence[count:], flip_permutation)
 
   def serve(images, boxes):
     with tf.control_dependencies(_check_images(images, "images") + [

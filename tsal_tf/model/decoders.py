@@ -107,6 +107,11 @@ def average_with_mirror(plain, mirrored, width, flip_permutation, mirror_shift=0
   return 0.5 * (plain + ops.take(mapped, list(flip_permutation), axis=1))
 
 
+def average_confidence_with_mirror(plain, mirrored, flip_permutation):
+  """The flip test's merge of confidences [B, N] on B images and on their mirror images: (c_n + c'_{perm[n]}) / 2."""
+  return 0.5 * (plain + ops.take(mirrored, list(flip_permutation), axis=1))
+
+
 def flip_test_lhr(heatmaps, flip_permutation, method="soft_argmax", mirror_shift=0.0):
   """The flip test on heatmap logits [2B, h, w, N] of B images followed by their B mirror images -> p_M [B, N, 2]
   (`average_with_mirror` on the heatmap grid; mirror_shift in heatmap pixels)."""
