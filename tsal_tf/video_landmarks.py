@@ -74,7 +74,7 @@ class RunPredictor:
   the flip test if asked (twice the compute; mirror_shift as in evaluation.predict_images)."""
 
   def __init__(self, net, gamma=0.8, flip_test=False, mirror_shift=0.0):
-    self.teacher, self.gamma, self.flip_test, self.mirror_shift = net, gamma, flip_test, mirror_shift
+    self.net, self.gamma, self.flip_test, self.mirror_shift = net, gamma, flip_test, mirror_shift
 
   @classmethod
   def from_run(cls, run_dir, flip_test=False):
@@ -86,7 +86,7 @@ class RunPredictor:
                run_mirror_shift(run_flags, teacher.config.input_size))
 
   def __call__(self, frame, box):
-    return predict_in_boxes(self.teacher, [frame], [box], self.gamma, self.flip_test, self.mirror_shift)[0]
+    return predict_in_boxes(self.net, [frame], [box], self.gamma, self.flip_test, self.mirror_shift)[0]
 
 
 class SavedModelPredictor:
