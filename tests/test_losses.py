@@ -95,9 +95,14 @@ def test_pseudo_heatmap_loss_and_student_target():
   np.testing.assert_allclose(_np(losses.student_target(np.float32(10.0), np.float32(0.0), 0.6)), 6.0)
 
 
-def _numpy_softmax_loss(logits, points, sigma, integral_weight, point_weights=None):
+def _numpy_wing(x, width, epsilon):
+  x = abs(x)
+  return width * np.log(1 + x / epsilon) if x < width else x - width + width * np.log(1 + width / epsilon)
+
+
+def _numpy_softmax_loss(logits, points, sigma, integral_weight, point_weights=None, rho=abs):
   """NumPy oracle of losses.heatmap_softmax_loss for one map [h, w, N] (`point_weights` [N]: each landmark's
-  terms weighted, the mean still over all N)."""
+  terms weighted, the mean still over all N; `rho` the integral term's penalty of one coordinate's error)."""
   h, w, n = logits.shape
   point_weights = np.ones(n) if point_weights is None else point_weights
   ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
@@ -110,7 +115,7 @@ def _numpy_softmax_loss(logits, points, sigma, integral_weight, point_weights=No
     q = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma ** 2))
     q /= q.sum()
     total_kl += point_weights[k] * np.sum(q * (np.log(q + 1e-12) - np.log(p)))
-    total_l1 += point_weights[k] * (abs((p * xs).sum() - points[k, 0]) + abs((p * ys).sum() - points[k, 1]))
+    total_l1 += point_weights[k] * (rho((p * xs).sum() - points[k, 0]) + rho((p * ys).sum() - points[k, 1]))
   return total_kl / n + integral_weight * total_l1 / (2 * n)
 
 
@@ -120,6 +125,26 @@ def test_heatmap_softmax_loss_matches_numpy_oracle():
   points = np.array([[1.5, 2.0], [5.2, 4.9], [8.0, -1.0]], np.float32)  # the last one outside the map
   got = float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5))
   assert got == pytest.approx(_numpy_softmax_loss(logits, points, 1.2, 0.5), rel=1e-5)
+
+
+def test_wing_is_log_shaped_below_its_width_and_l1_beyond():
+  errors = np.array([-7.0, -2.0, -0.3, 0.0, 0.25, 1.9, 2.0, 3.5], np.float32)
+  np.testing.assert_allclose(_np(losses.wing(errors, 2.0, 0.5)), [_numpy_wing(x, 2.0, 0.5) for x in errors],
+                             rtol=1e-6, atol=1e-6)
+  # Continuous at the width, with slope 1 beyond it and width / epsilon = 4 at 0.
+  below, above = _np(losses.wing(np.float32([2.0 - 1e-3, 2.0 + 1e-3]), 2.0, 0.5))
+  assert above - below == pytest.approx(2e-3 * (2.0 / 2.5 + 1.0) / 2, abs=2e-5)
+  assert float(losses.wing(np.float32(1e-3), 2.0, 0.5)) == pytest.approx(4e-3, rel=1e-3)
+
+
+def test_heatmap_softmax_loss_with_a_wing_integral_matches_numpy_oracle():
+  rng = np.random.default_rng(1)
+  logits = rng.normal(size=(6, 7, 3)).astype(np.float32)
+  points = np.array([[1.5, 2.0], [5.2, 4.9], [8.0, -1.0]], np.float32)  # errors below and beyond the width
+  got = float(losses.heatmap_softmax_loss(logits[None], points[None], 1.2, 0.5, wing_width=2.0, wing_epsilon=0.5))
+  want = _numpy_softmax_loss(logits, points, 1.2, 0.5, rho=lambda x: _numpy_wing(x, 2.0, 0.5))
+  assert got == pytest.approx(want, rel=1e-5)
+  assert got != pytest.approx(_numpy_softmax_loss(logits, points, 1.2, 0.5), rel=1e-3)
 
 
 def test_point_weights_drop_landmarks_from_the_heatmap_losses():

@@ -116,6 +116,10 @@ flags.DEFINE_enum("heatmap_loss", "softmax", ["softmax", "mse"],
 flags.DEFINE_float("heatmap_sigma", 1.0, "Gaussian sigma of heatmap targets, heatmap pixels.")
 flags.DEFINE_float("heatmap_weight", 1.0, "Weight of l_M.")
 flags.DEFINE_float("integral_weight", 2.0, "Weight of the integral (soft-argmax) L1 inside the softmax l_M.")
+flags.DEFINE_float("wing_width", 0.0, "Softmax loss only: with a width w > 0 (heatmap pixels) the integral term is "
+                   "the Wing loss w ln(1 + |x| / eps) below w, L1 beyond (losses.wing); 0 = L1.", lower_bound=0.0)
+flags.DEFINE_float("wing_epsilon", 0.5, "Curvature eps of --wing_width's Wing loss, heatmap pixels: its slope at 0 "
+                   "is w / eps times L1's.", lower_bound=1e-3)
 flags.DEFINE_float("foreground_weight", 10.0, "MSE loss only: extra weight of pixels near a landmark (0 = plain MSE).")
 flags.DEFINE_float("clor_weight", 1.0, "Weight of l_C (focal + offsets).")
 flags.DEFINE_float("offset_weight", 1.0, "Weight of the offset L1 inside l_C.")

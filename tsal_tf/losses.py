@@ -4,6 +4,8 @@ Coordinates are heatmap coordinates (0-based pixel centres of the h x w maps); b
 B clips of K frames. Targets derived from predictions (pseudo-labels) are wrapped in stop_gradient.
 """
 
+import math
+
 from keras import ops
 
 from tsal_tf import ops as tsal_ops
@@ -45,11 +47,27 @@ def heatmap_mse(predicted, target, foreground_weight=0.0, weights=None, point_we
   return example_mean(weight * ops.square(predicted - target), weights)
 
 
-def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=None, point_weights=None):
+def wing(errors, width, epsilon):
+  """Wing loss (Feng et al., CVPR 2018) of each element x of `errors`:
+
+    width * ln(1 + |x| / epsilon)                         for |x| < width,
+    |x| - width + width * ln(1 + width / epsilon)         otherwise (continuous at |x| = width).
+
+  Its slope width / (epsilon + |x|) is width / epsilon at 0 and 1 (L1's) beyond `width`: small errors weigh up
+  to width / epsilon times more than under L1, large ones as much.
+  """
+  magnitude = ops.abs(errors)
+  offset = width - width * math.log1p(width / epsilon)
+  return ops.where(magnitude < width, width * ops.log1p(magnitude / epsilon), magnitude - offset)
+
+
+def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=None, point_weights=None,
+                         wing_width=0.0, wing_epsilon=0.5):
   """LHR loss on heatmap logits [..., h, w, N] for target points [..., N, 2] (heatmap pixels):
 
-    KL(q_n || softmax(logits_n)) + integral_weight * mean |soft_argmax(logits) - points|,
-    q_n = G(clip(points_n)) / sum G   (a normalised Gaussian of `sigma`, centre clipped into the map).
+    KL(q_n || softmax(logits_n)) + integral_weight * mean rho(soft_argmax(logits) - points),
+    q_n = G(clip(points_n)) / sum G   (a normalised Gaussian of `sigma`, centre clipped into the map),
+    rho = |.| (L1), or `wing(., wing_width, wing_epsilon)` where wing_width > 0; per coordinate.
 
   The KL (cross-entropy minus the target's entropy, so 0 at the optimum) shapes each map into one peak at
   the landmark; the integral L1 (Sun et al., ECCV 2018) pulls the distribution's mean, the soft-argmax that
@@ -65,7 +83,8 @@ def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=Non
   target = target / ops.sum(target, axis=(-3, -2), keepdims=True)
   log_p = decoders.spatial_log_softmax(logits)
   kl = ops.sum(target * (ops.log(target + 1e-12) - log_p), axis=(-3, -2))
-  integral = ops.abs(decoders.soft_argmax(logits) - points)
+  errors = decoders.soft_argmax(logits) - points
+  integral = wing(errors, wing_width, wing_epsilon) if wing_width > 0 else ops.abs(errors)
   if point_weights is not None:
     point_weights = ops.stop_gradient(point_weights)
     kl, integral = point_weights * kl, ops.expand_dims(point_weights, -1) * integral
@@ -79,7 +98,7 @@ def heatmap_loss(heatmaps, points, config, weights=None, point_weights=None):
   landmark."""
   if config.heatmap_loss == "softmax":
     return heatmap_softmax_loss(heatmaps, points, config.heatmap_sigma, config.integral_weight, weights,
-                                point_weights)
+                                point_weights, config.wing_width, config.wing_epsilon)
   height, width = heatmaps.shape[-3], heatmaps.shape[-2]
   target = gaussian_heatmaps(ops.stop_gradient(points), height, width, config.heatmap_sigma)
   return heatmap_mse(heatmaps, target, config.foreground_weight, weights, point_weights)

@@ -25,6 +25,8 @@ class ObjectiveConfig:
   heatmap_sigma: float = 1.0
   heatmap_weight: float = 1.0
   integral_weight: float = 2.0
+  wing_width: float = 0.0  # heatmap pixels; 0: the integral term is L1
+  wing_epsilon: float = 0.5
   foreground_weight: float = 10.0
   clor_weight: float = 1.0
   offset_weight: float = 1.0
