@@ -42,7 +42,7 @@ def main():
   predictions = {f"p_M {name}": [] for name in decoders.HEATMAP_DECODERS}
   predictions["p_C"] = []
   for start in range(0, len(images), 32):
-    outputs = net.detect(ops.convert_to_tensor(images[start:start + 32].astype(np.float32) / 255.0))
+    outputs = net.detect_numpy(images[start:start + 32].astype(np.float32) / 255.0)
     for name in decoders.HEATMAP_DECODERS:
       predictions[f"p_M {name}"].append(ops.convert_to_numpy(decoders.decode_lhr(outputs["heatmaps"], name)[0]))
     predictions["p_C"].append(ops.convert_to_numpy(decoders.decode_clor(outputs["centre"], outputs["offsets"])[0]))

@@ -25,6 +25,20 @@ def test_face_metrics_reports_all_faces_and_each_subset():
   assert set(evaluation.face_metrics(predictions, truth, ["a"] * 5, ("inter_ocular",))) == {"all"}
 
 
+def test_compiled_detect_is_the_eager_detect():
+  # Evaluation and infer read the network through detect_numpy (the backend's compiled predict function);
+  # in float32 it must give detect's outputs, whatever the batch size it is traced for.
+  net = network.build_network(NetworkConfig(input_size=32, widths=(8, 16), head_width=8, lhr_width=8,
+                                            flow_widths=(8, 16), flow_scales=2), "student")
+  for batch in (3, 1):
+    images = np.random.default_rng(batch).uniform(size=(batch, 32, 32, 3)).astype(np.float32)
+    eager, compiled = net.detect(images), net.detect_numpy(images)
+    assert set(compiled) == set(eager) == {"heatmaps", "centre", "offsets"}
+    for key, value in eager.items():
+      assert isinstance(compiled[key], np.ndarray)
+      np.testing.assert_allclose(compiled[key], np.asarray(value), rtol=1e-5, atol=1e-5)
+
+
 def test_flip_test_is_mirror_equivariant_and_differs_from_one_view():
   """The flip-test estimate of an image's mirror, mapped back, is the estimate of the image itself (the two
   views swap roles); without the flip test a random network is not mirror-symmetric."""

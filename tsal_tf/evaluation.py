@@ -45,7 +45,7 @@ def _predict(net, images, gamma, batch_size, flip_test, mirror_shift):
     views = [batch, batch[:, :, ::-1]] if flip_test else [batch]
     predicted = []
     for view in views:
-      outputs = net.detect(ops.convert_to_tensor(view.astype(np.float32) / 255.0))
+      outputs = net.detect_numpy(view.astype(np.float32) / 255.0)
       p_m, confidence = decoders.decode_lhr(outputs["heatmaps"], net.config.heatmap_decoder)
       p_c, _ = decoders.decode_clor(outputs["centre"], outputs["offsets"])
       predicted.append({"p_M": decoders.to_crop_coords(ops.convert_to_numpy(p_m), stride),

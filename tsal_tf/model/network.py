@@ -44,6 +44,12 @@ class TSALNetwork(keras.Model):
     """Single frames [B, S, S, 3] -> landmark net outputs (no motion field)."""
     return self.landmark_net(images, training=False)
 
+  def detect_numpy(self, images):
+    """`detect` on a NumPy batch [B, S, S, 3] (float32 in [0, 1]) -> the same outputs as NumPy arrays, through
+    the backend's compiled predict function (a tf.function or jax.jit, traced once per batch shape) rather
+    than a layer-by-layer eager call."""
+    return self.landmark_net.predict_on_batch(images)
+
 
 def clip_flows(motion_net, frames, training=False):
   """The motion field between consecutive frames [B, K, S, S, 3] (K >= 2) of clips: a list over scales (finest
