@@ -44,8 +44,8 @@ def network_config(num_points):
 def objective_config():
   return ObjectiveConfig(sic=FLAGS.sic, mfds=FLAGS.mfds, mu=FLAGS.mu, heatmap_loss=FLAGS.heatmap_loss,
                          heatmap_sigma=FLAGS.heatmap_sigma, heatmap_weight=FLAGS.heatmap_weight,
-                         integral_weight=FLAGS.integral_weight,
-                         wing_width=FLAGS.wing_width, wing_epsilon=FLAGS.wing_epsilon, foreground_weight=FLAGS.foreground_weight,
+                         integral_weight=FLAGS.integral_weight, wing_width=FLAGS.wing_width,
+                         wing_epsilon=FLAGS.wing_epsilon, foreground_weight=FLAGS.foreground_weight,
                          clor_weight=FLAGS.clor_weight,
                          offset_weight=FLAGS.offset_weight, flow_weight=FLAGS.flow_weight,
                          smoothness_weight=FLAGS.smoothness_weight, ssim_weight=FLAGS.ssim_weight,

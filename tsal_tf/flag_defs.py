@@ -115,7 +115,8 @@ flags.DEFINE_enum("heatmap_loss", "softmax", ["softmax", "mse"],
                   "LHR loss: spatial-softmax KL + integral L1, or the paper's heatmap MSE.")
 flags.DEFINE_float("heatmap_sigma", 1.0, "Gaussian sigma of heatmap targets, heatmap pixels.")
 flags.DEFINE_float("heatmap_weight", 1.0, "Weight of l_M.")
-flags.DEFINE_float("integral_weight", 2.0, "Weight of the integral (soft-argmax) L1 inside the softmax l_M.")
+flags.DEFINE_float("integral_weight", 2.0, "Weight of the integral (soft-argmax) term inside the softmax l_M (L1, "
+                   "or a Wing loss with --wing_width).")
 flags.DEFINE_float("wing_width", 0.0, "Softmax loss only: with a width w > 0 (heatmap pixels) the integral term is "
                    "the Wing loss w ln(1 + |x| / eps) below w, L1 beyond (losses.wing); 0 = L1.", lower_bound=0.0)
 flags.DEFINE_float("wing_epsilon", 0.5, "Curvature eps of --wing_width's Wing loss, heatmap pixels: its slope at 0 "
