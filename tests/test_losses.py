@@ -1,10 +1,13 @@
 """Each loss against a hand-computed value (keras.ops under the TensorFlow backend)."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from keras import ops
+from runners import ROOT
 
 from tsal_tf import losses
 from tsal_tf.model import decoders
@@ -106,7 +109,7 @@ def _numpy_softmax_loss(logits, points, sigma, integral_weight, point_weights=No
   h, w, n = logits.shape
   point_weights = np.ones(n) if point_weights is None else point_weights
   ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-  total_kl, total_l1 = 0.0, 0.0
+  total_kl, total_integral = 0.0, 0.0
   for k in range(n):
     z = logits[:, :, k].astype(np.float64)
     p = np.exp(z - z.max())
@@ -115,8 +118,8 @@ def _numpy_softmax_loss(logits, points, sigma, integral_weight, point_weights=No
     q = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma ** 2))
     q /= q.sum()
     total_kl += point_weights[k] * np.sum(q * (np.log(q + 1e-12) - np.log(p)))
-    total_l1 += point_weights[k] * (rho((p * xs).sum() - points[k, 0]) + rho((p * ys).sum() - points[k, 1]))
-  return total_kl / n + integral_weight * total_l1 / (2 * n)
+    total_integral += point_weights[k] * (rho((p * xs).sum() - points[k, 0]) + rho((p * ys).sum() - points[k, 1]))
+  return total_kl / n + integral_weight * total_integral / (2 * n)
 
 
 def test_heatmap_softmax_loss_matches_numpy_oracle():
@@ -145,6 +148,16 @@ def test_heatmap_softmax_loss_with_a_wing_integral_matches_numpy_oracle():
   want = _numpy_softmax_loss(logits, points, 1.2, 0.5, rho=lambda x: _numpy_wing(x, 2.0, 0.5))
   assert got == pytest.approx(want, rel=1e-5)
   assert got != pytest.approx(_numpy_softmax_loss(logits, points, 1.2, 0.5), rel=1e-3)
+
+
+def test_wing_width_is_refused_with_the_mse_loss():
+  """--wing_width shapes the softmax loss's integral term; with --heatmap_loss=mse (no such term) it is an error."""
+  for args, accepted in ((["--wing_width=2"], True), (["--wing_width=2", "--heatmap_loss=mse"], False),
+                         (["--heatmap_loss=mse"], True)):
+    code = f"from absl import flags; from tsal_tf import flag_defs; flags.FLAGS(['train', *{args!r}])"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert (result.returncode == 0) is accepted, (args, result.stderr)
+    assert accepted or "--wing_width shapes the integral term" in result.stderr, result.stderr
 
 
 def test_point_weights_drop_landmarks_from_the_heatmap_losses():

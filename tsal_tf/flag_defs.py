@@ -121,6 +121,9 @@ flags.DEFINE_float("wing_width", 0.0, "Softmax loss only: with a width w > 0 (he
                    "the Wing loss w ln(1 + |x| / eps) below w, L1 beyond (losses.wing); 0 = L1.", lower_bound=0.0)
 flags.DEFINE_float("wing_epsilon", 0.5, "Curvature eps of --wing_width's Wing loss, heatmap pixels: its slope at 0 "
                    "is w / eps times L1's.", lower_bound=1e-3)
+flags.register_multi_flags_validator(
+    ["wing_width", "heatmap_loss"], lambda f: f["wing_width"] == 0 or f["heatmap_loss"] == "softmax",
+    "--wing_width shapes the integral term of --heatmap_loss=softmax; the MSE loss has none")
 flags.DEFINE_float("foreground_weight", 10.0, "MSE loss only: extra weight of pixels near a landmark (0 = plain MSE).")
 flags.DEFINE_float("clor_weight", 1.0, "Weight of l_C (focal + offsets).")
 flags.DEFINE_float("offset_weight", 1.0, "Weight of the offset L1 inside l_C.")

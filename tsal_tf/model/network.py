@@ -47,7 +47,11 @@ class TSALNetwork(keras.Model):
   def detect_numpy(self, images):
     """`detect` on a NumPy batch [B, S, S, 3] (float32 in [0, 1]) -> the same outputs as NumPy arrays, through
     the backend's compiled predict function (a tf.function or jax.jit, traced once per batch shape) rather
-    than a layer-by-layer eager call."""
+    than a layer-by-layer eager call. A network built under a TensorFlow strategy of several replicas is called
+    eagerly: Keras's predict_on_batch would run the whole batch on every replica and concatenate the copies."""
+    strategy = getattr(self.landmark_net, "distribute_strategy", None)
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+      return {key: ops.convert_to_numpy(value) for key, value in self.detect(images).items()}
     return self.landmark_net.predict_on_batch(images)
 
 
