@@ -117,6 +117,52 @@ def test_invert_displacement_solves_the_warp():
   np.testing.assert_allclose(clips.invert_displacement(field, targets), u, atol=1e-4)
 
 
+def test_invert_displacement_stops_where_the_iteration_has_converged():
+  rng = np.random.default_rng(3)
+  field = clips._smooth_field(rng, 64, 2.0)
+  targets = rng.uniform(5, 58, size=(20, 2))
+  every_step = clips.invert_displacement(field, targets, tolerance=-1.0)  # all 30 iterations
+  np.testing.assert_allclose(clips.invert_displacement(field, targets), every_step, atol=1e-8)
+
+
+def test_colour_jitter_is_the_three_jitters_in_floating_point():
+  image = np.random.default_rng(0).integers(0, 256, (48, 40, 3)).astype(np.uint8)
+  assert augment.colour_jitter(image, np.random.default_rng(1), 0.0) is image
+  for seed in range(4):
+    saturation, contrast, brightness = np.random.default_rng(seed).uniform(0.7, 1.3, size=3)
+    x = image.astype(np.float64)
+    grey = x.mean(axis=-1, keepdims=True)
+    x = grey + saturation * (x - grey)
+    x = x.mean() + contrast * (x - x.mean())
+    expected = np.clip(np.rint(brightness * x), 0, 255)
+    jittered = augment.colour_jitter(image, np.random.default_rng(seed), 0.3)
+    assert jittered.dtype == np.uint8 and jittered.shape == image.shape
+    error = np.abs(jittered - expected)
+    assert error.max() <= 1 and error.mean() < 0.2, (error.max(), error.mean())  # fixed-point round-off
+
+
+def test_frame_gain_is_the_truncated_float_product():
+  levels = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=-1)
+  for gain in (0.8, 1.0, 1.0 + 1e-9, 1.37):
+    expected = np.clip(levels.astype(np.float32) * np.float64(gain), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(clips._scale_levels(levels, np.float64(gain)), expected)
+
+
+def test_displaced_warp_samples_the_source_at_the_displaced_points():
+  rng = np.random.default_rng(6)
+  image = cv2.GaussianBlur(rng.integers(0, 256, (90, 100, 3)).astype(np.uint8), (0, 0), 2.0)
+  matrix = augment.similarity_matrix((50.0, 45.0), 60.0, 48, angle_deg=10.0)
+  displacement = clips._smooth_field(rng, 48, 2.0)
+  frame = clips._warp_displaced(image, matrix, displacement)
+  u = np.stack(np.meshgrid(np.arange(48.0), np.arange(48.0)), -1).reshape(-1, 2)
+  source = augment.apply_affine(u + displacement.reshape(-1, 2), augment.invert_affine(matrix))
+  x0, y0 = np.floor(source).astype(int).T
+  fx, fy = (source - np.floor(source)).T[..., None]
+  expected = ((1 - fy) * ((1 - fx) * image[y0, x0] + fx * image[y0, x0 + 1])
+              + fy * ((1 - fx) * image[y0 + 1, x0] + fx * image[y0 + 1, x0 + 1]))  # bilinear, all inside
+  assert np.abs(frame.reshape(-1, 3) - expected).max() < 1.5
+
+
 def test_still_clip_moves_landmarks_with_the_content():
   # Dots at the landmarks of a still: in every synthesized frame the dots sit at the clip's landmarks.
   rng = np.random.default_rng(4)

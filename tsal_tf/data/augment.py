@@ -132,11 +132,16 @@ def random_transform(rng, box, size, config):
   return CropTransform(matrix, size, flipped, offset)
 
 
+def warp_affine(image, matrix, size, border_value=0):
+  """Crop pixel u of the [S, S, C] result samples `image` [H, W, C] uint8 at M^{-1} u (bilinear, constant
+  border); no flip."""
+  return cv2.warpAffine(image, np.asarray(matrix, np.float64), (size, size), flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=(border_value,) * 3)
+
+
 def warp_image(image, transform, border_value=0):
   """Crop `image` [H, W, C] uint8 with `transform` -> [S, S, C] (bilinear, constant border)."""
-  crop = cv2.warpAffine(image, transform.matrix, (transform.size, transform.size),
-                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                        borderValue=(border_value,) * 3)
+  crop = warp_affine(image, transform.matrix, transform.size, border_value)
   return crop[:, ::-1].copy() if transform.flipped else crop
 
 
@@ -158,15 +163,20 @@ def crop_to_source(points, transform, scheme):
 
 
 def colour_jitter(image, rng, amplitude):
-  """Random brightness, contrast and saturation: uint8 [H, W, 3] -> uint8."""
+  """Random saturation s, contrast c and brightness b, each uniform in [1 - a, 1 + a], drawn in that order:
+
+      y = b (m + c (g + s (x - g) - m)),   g = the pixel's channel mean, m = the image's mean,
+
+  which is one affine colour map y = A x + o with A = b c (s I + (1 - s) J / 3) (J all ones) and
+  o = b (1 - c) m, applied in a single pass (`cv2.transform`: fixed-point, rounded to the nearest level,
+  clipped to [0, 255]). uint8 [H, W, 3] -> uint8."""
   if not amplitude:
     return image
-  x = image.astype(np.float32)
-  grey = x.mean(axis=-1, keepdims=True)
-  x = grey + (x - grey) * rng.uniform(1 - amplitude, 1 + amplitude)               # saturation
-  x = x.mean() + (x - x.mean()) * rng.uniform(1 - amplitude, 1 + amplitude)       # contrast
-  x = x * rng.uniform(1 - amplitude, 1 + amplitude)                               # brightness
-  return np.clip(x, 0, 255).astype(np.uint8)
+  saturation, contrast, brightness = rng.uniform(1 - amplitude, 1 + amplitude, size=3)
+  matrix = np.empty((3, 4))
+  matrix[:, :3] = brightness * contrast * (saturation * np.eye(3) + (1 - saturation) / 3)
+  matrix[:, 3] = brightness * (1 - contrast) * image.mean()
+  return cv2.transform(image, matrix)
 
 
 BLUR_SIGMA = (0.5, 1.5)  # crop pixels: from a soft focus to 1.2% of a 128-px crop

@@ -4,9 +4,9 @@ Two sources, one output format (`Clip`):
   * `still_to_clip`: a labeled still image becomes a smooth, temporally coherent clip. Frame k is the source
     image seen through a similarity transform that drifts smoothly with k (constant velocity plus a little
     acceleration), a mild low-frequency non-rigid warp d_k, a brightness drift and an optional moving
-    occluder. Crop pixel u of frame k samples the source at ``M_k^{-1}(u + d_k(u))`` (one `cv2.remap`), so a
-    source landmark p lands where ``u + d_k(u) = M_k p``; we solve that by fixed-point iteration (d is small
-    and smooth: it converges to float precision in a few steps).
+    occluder. Crop pixel u of frame k samples the source at ``M_k^{-1}(u + d_k(u))`` (one `cv2.remap`, a
+    plain `cv2.warpAffine` where d_k = 0), so a source landmark p lands where ``u + d_k(u) = M_k p``; we solve
+    that by fixed-point iteration (d is small and smooth: it converges to float precision in a few steps).
   * `video_clip`: K real consecutive frames (300VW layout or a frame list) cropped with one transform
     taken from the labeled first frame, so the motion in the clip is the real motion.
 
@@ -78,12 +78,32 @@ def _bilinear(field, points):
           + fy * ((1 - fx) * field[y0 + 1, x0] + fx * field[y0 + 1, x0 + 1]))
 
 
-def invert_displacement(field, targets, iterations=30):
-  """Solve u + d(u) = targets for u, with d the field [S, S, 2] (fixed point u <- targets - d(u))."""
+def invert_displacement(field, targets, iterations=30, tolerance=1e-9):
+  """Solve u + d(u) = targets for u, with d the field [S, S, 2] (fixed point u <- targets - d(u), until no
+  point moves by more than `tolerance` pixels or after `iterations` steps)."""
   u = np.array(targets, np.float64)
   for _ in range(iterations):
-    u = targets - _bilinear(field, u)
+    previous, u = u, targets - _bilinear(field, u)
+    if np.max(np.abs(u - previous)) <= tolerance:
+      break
   return u
+
+
+def _warp_displaced(image, matrix, displacement):
+  """Crop pixel u of the [S, S, 3] result samples `image` at M^{-1}(u + d(u)), d the field [S, S, 2]
+  (bilinear, constant black border)."""
+  size = displacement.shape[0]
+  grid = np.stack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)), -1)
+  source = cv2.transform(grid + displacement, augment.invert_affine(matrix))
+  return cv2.remap(image, source[..., 0], source[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                   borderValue=(0, 0, 0))
+
+
+def _scale_levels(frame, gain):
+  """uint8 frame * gain, clipped to [0, 255] and truncated, through a 256-entry lookup table."""
+  if gain == 1.0:
+    return frame
+  return cv2.LUT(frame, np.clip(np.arange(256, dtype=np.float32) * gain, 0, 255).astype(np.uint8))
 
 
 def draw_occluder(frame, centre, radii, colour):
@@ -122,7 +142,6 @@ def still_to_clip(image, landmarks, rng, num_frames, size, scheme, augment_confi
   if rng.uniform() < motion.occluder_prob:
     start, end = rng.uniform(0, size, size=(2, 2))
     occluder = (start, end, rng.uniform(0.08, 0.2, size=2) * size, tuple(int(c) for c in rng.integers(0, 256, 3)))
-  grid = np.stack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)), -1)
   colour_seed = rng.integers(1 << 31)
   frames, tracks = [], []
   for k in range(num_frames):
@@ -132,14 +151,14 @@ def still_to_clip(image, landmarks, rng, num_frames, size, scheme, augment_confi
                                      shift=(dx / size, dy / size))
     matrix = np.vstack([step, [0, 0, 1]]) @ np.vstack([base.matrix, [0, 0, 1]])
     matrix = matrix[:2]
-    displacement = field * (k / max(num_frames - 1, 1)) if field is not None else np.zeros_like(grid)
-    source_coords = augment.apply_affine(grid + displacement, augment.invert_affine(matrix)).astype(np.float32)
-    frame = cv2.remap(image, source_coords[..., 0], source_coords[..., 1], cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     points = augment.apply_affine(landmarks, matrix)
     if field is not None and k:
+      displacement = field * (k / max(num_frames - 1, 1))
+      frame = _warp_displaced(image, matrix, displacement)
       points = invert_displacement(displacement, points)
-    frame = np.clip(frame.astype(np.float32) * gains[k], 0, 255).astype(np.uint8)
+    else:  # d_k = 0 (frame 0, or a rigid clip): the plain affine crop
+      frame = augment.warp_affine(image, matrix, size)
+    frame = _scale_levels(frame, gains[k])
     if occluder is not None:
       start, end, radii, colour = occluder
       draw_occluder(frame, start + (end - start) * k / max(num_frames - 1, 1), radii, colour)
