@@ -168,8 +168,8 @@ def colour_jitter(image, rng, amplitude):
       y = b (m + c (g + s (x - g) - m)),   g = the pixel's channel mean, m = the image's mean,
 
   which is one affine colour map y = A x + o with A = b c (s I + (1 - s) J / 3) (J all ones) and
-  o = b (1 - c) m, applied in a single pass (`cv2.transform`: fixed-point, rounded to the nearest level,
-  clipped to [0, 255]). uint8 [H, W, 3] -> uint8."""
+  o = b (1 - c) m, applied in a single pass (`cv2.transform`, fixed-point: within one level of the exactly
+  rounded result, clipped to [0, 255]). uint8 [H, W, 3] -> uint8."""
   if not amplitude:
     return image
   saturation, contrast, brightness = rng.uniform(1 - amplitude, 1 + amplitude, size=3)

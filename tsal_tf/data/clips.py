@@ -84,7 +84,7 @@ def invert_displacement(field, targets, iterations=30, tolerance=1e-9):
   u = np.array(targets, np.float64)
   for _ in range(iterations):
     previous, u = u, targets - _bilinear(field, u)
-    if np.max(np.abs(u - previous)) <= tolerance:
+    if np.all(np.abs(u - previous) <= tolerance):
       break
   return u
 
