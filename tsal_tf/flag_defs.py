@@ -121,12 +121,6 @@ flags.DEFINE_float("wing_width", 0.0, "Softmax loss only: with a width w > 0 (he
                    "the Wing loss w ln(1 + |x| / eps) below w, L1 beyond (losses.wing); 0 = L1.", lower_bound=0.0)
 flags.DEFINE_float("wing_epsilon", 0.5, "Curvature eps of --wing_width's Wing loss, heatmap pixels: its slope at 0 "
                    "is w / eps times L1's.", lower_bound=1e-3)
-flags.DEFINE_boolean("principal_axes", False, "Softmax loss only: measure the integral term along each predicted "
-                     "map's principal axes, each in that axis's standard deviations, so an error along the "
-                     "direction in which the map spreads costs less (the STAR loss, Zhou et al., CVPR 2023).")
-flags.register_multi_flags_validator(
-    ["principal_axes", "heatmap_loss"], lambda f: not f["principal_axes"] or f["heatmap_loss"] == "softmax",
-    "--principal_axes shapes the integral term of --heatmap_loss=softmax; the MSE loss has none")
 flags.register_multi_flags_validator(
     ["wing_width", "heatmap_loss"], lambda f: f["wing_width"] == 0 or f["heatmap_loss"] == "softmax",
     "--wing_width shapes the integral term of --heatmap_loss=softmax; the MSE loss has none")

@@ -61,46 +61,13 @@ def wing(errors, width, epsilon):
   return ops.where(magnitude < width, width * ops.log1p(magnitude / epsilon), magnitude - offset)
 
 
-def principal_axis_errors(logits, points, variance_floor=1e-2):
-  """Errors of soft-argmax(logits) [..., h, w, N] from points [..., N, 2] along each map's principal axes -> [..., N, 2]:
-
-    |e . v_k| / sqrt(lambda_k + variance_floor),  k = 1, 2,   e = points - mu,
-  where mu and Sigma = E_p[(x - mu)(x - mu)^T] = sum_k lambda_k v_k v_k^T are the mean and covariance of
-  p = spatial softmax(logits) (heatmap pixels). The STAR loss's decomposition (Zhou et al., CVPR 2023): an error
-  along the axis in which the map spreads (a jaw point's contour) costs less than one across it. Closed form for
-  2 x 2 matrices [[a, b], [b, c]]: lambda_{1,2} = (a + c) / 2 +- r, r = sqrt(((a - c) / 2)^2 + b^2), and
-  (e . v_1)^2 = |e|^2 / 2 + ((e_x^2 - e_y^2)(a - c) / 2 + 2 e_x e_y b) / (2 r), with no angle or eigenvector
-  taken, so the gradient stays finite where the map is round (r -> 0: both axes weigh |e|^2 / 2).
-  """
-  p = ops.exp(decoders.spatial_log_softmax(logits))
-  height, width = p.shape[-3], p.shape[-2]
-  xs = ops.reshape(ops.arange(width, dtype="float32"), (width, 1))
-  ys = ops.reshape(ops.arange(height, dtype="float32"), (height, 1, 1))
-  mean_x, mean_y = ops.sum(p * xs, axis=(-3, -2)), ops.sum(p * ys, axis=(-3, -2))
-  dx = xs - ops.expand_dims(ops.expand_dims(mean_x, -2), -2)
-  dy = ys - ops.expand_dims(ops.expand_dims(mean_y, -2), -2)
-  a, b, c = (ops.sum(p * dx * dx, axis=(-3, -2)), ops.sum(p * dx * dy, axis=(-3, -2)),
-             ops.sum(p * dy * dy, axis=(-3, -2)))
-  half_difference = 0.5 * (a - c)
-  r = ops.sqrt(half_difference * half_difference + b * b + 1e-12)
-  ex, ey = points[..., 0] - mean_x, points[..., 1] - mean_y
-  squared = ex * ex + ey * ey
-  major = 0.5 * squared + ((ex * ex - ey * ey) * half_difference + 2.0 * ex * ey * b) / (2.0 * r)
-  minor = squared - major
-  lambda_major, lambda_minor = 0.5 * (a + c) + r, ops.maximum(0.5 * (a + c) - r, 0.0)
-  magnitude = lambda s: ops.sqrt(ops.maximum(s, 0.0) + 1e-8)
-  return ops.stack([magnitude(major) / ops.sqrt(lambda_major + variance_floor),
-                    magnitude(minor) / ops.sqrt(lambda_minor + variance_floor)], axis=-1)
-
-
 def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=None, point_weights=None,
-                         wing_width=0.0, wing_epsilon=0.5, principal_axes=False):
+                         wing_width=0.0, wing_epsilon=0.5):
   """LHR loss on heatmap logits [..., h, w, N] for target points [..., N, 2] (heatmap pixels):
 
     KL(q_n || softmax(logits_n)) + integral_weight * mean rho(soft_argmax(logits) - points),
     q_n = G(clip(points_n)) / sum G   (a normalised Gaussian of `sigma`, centre clipped into the map),
-    rho = |.| (L1), or `wing(., wing_width, wing_epsilon)` where wing_width > 0; per coordinate, or with
-    `principal_axes` per principal axis of the map, in its standard deviations (`principal_axis_errors`).
+    rho = |.| (L1), or `wing(., wing_width, wing_epsilon)` where wing_width > 0; per coordinate.
 
   The KL (cross-entropy minus the target's entropy, so 0 at the optimum) shapes each map into one peak at
   the landmark; the integral L1 (Sun et al., ECCV 2018) pulls the distribution's mean, the soft-argmax that
@@ -116,7 +83,7 @@ def heatmap_softmax_loss(logits, points, sigma, integral_weight=0.5, weights=Non
   target = target / ops.sum(target, axis=(-3, -2), keepdims=True)
   log_p = decoders.spatial_log_softmax(logits)
   kl = ops.sum(target * (ops.log(target + 1e-12) - log_p), axis=(-3, -2))
-  errors = principal_axis_errors(logits, points) if principal_axes else decoders.soft_argmax(logits) - points
+  errors = decoders.soft_argmax(logits) - points
   integral = wing(errors, wing_width, wing_epsilon) if wing_width > 0 else ops.abs(errors)
   if point_weights is not None:
     point_weights = ops.stop_gradient(point_weights)
@@ -131,7 +98,7 @@ def heatmap_loss(heatmaps, points, config, weights=None, point_weights=None):
   landmark."""
   if config.heatmap_loss == "softmax":
     return heatmap_softmax_loss(heatmaps, points, config.heatmap_sigma, config.integral_weight, weights,
-                                point_weights, config.wing_width, config.wing_epsilon, config.principal_axes)
+                                point_weights, config.wing_width, config.wing_epsilon)
   height, width = heatmaps.shape[-3], heatmaps.shape[-2]
   target = gaussian_heatmaps(ops.stop_gradient(points), height, width, config.heatmap_sigma)
   return heatmap_mse(heatmaps, target, config.foreground_weight, weights, point_weights)

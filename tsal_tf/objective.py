@@ -27,7 +27,6 @@ class ObjectiveConfig:
   integral_weight: float = 2.0
   wing_width: float = 0.0  # heatmap pixels; 0: the integral term is L1
   wing_epsilon: float = 0.5
-  principal_axes: bool = False  # the integral term along each map's principal axes (STAR)
   foreground_weight: float = 10.0
   clor_weight: float = 1.0
   offset_weight: float = 1.0
