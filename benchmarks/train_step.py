@@ -7,7 +7,9 @@ the same batch.
     .venv/bin/python benchmarks/train_step.py [--flagfile=configs/demo.flags] [--steps 10]
 
 Both run on the same batch shapes and network, interleaved, in one process; prints the median step times,
-their ratio (target: TSAL at most 2.5x the supervised step) and the cost of the queue update alone.
+their ratio (target: TSAL at most 2.5x the supervised step) and the cost of the queue update alone, and the
+TSAL step of an average tail (--tail_teacher=average after --swa_start), which leaves the teacher's own step
+out (TeacherStudent.train_teacher_at).
 """
 
 import os
@@ -43,6 +45,12 @@ def main(argv):
   tsal.compile(keras.optimizers.Adam(1e-4))
   update = tf.function(tsal.queue.update)
   tsal_step = tf.function(tsal.train_step)  # includes the eq. 8 update
+  tail = TeacherStudent(net_config, experiment.objective_config(), steps_per_epoch=100,
+                        queue_length=FLAGS.queue_length, ema_lambda=FLAGS.ema_lambda, swa_start=0,
+                        tail_teacher="average", partial_labels=data.partial_labels)
+  tail.compile(keras.optimizers.Adam(1e-4))
+  tail.train_teacher_at(tail.first_untrained_teacher_step())
+  tail_step = tf.function(tail.train_step)
 
   supervised = network.build_network(net_config, "supervised").landmark_net
   optimizer = keras.optimizers.Adam(1e-4)
@@ -62,8 +70,8 @@ def main(argv):
     optimizer.apply(tape.gradient(loss, supervised.trainable_variables), supervised.trainable_variables)
     return loss
 
-  variants = {"tsal": lambda: tsal_step(batch), "supervised": lambda: supervised_step(batch),
-              "queue update": update}
+  variants = {"tsal": lambda: tsal_step(batch), "tsal tail": lambda: tail_step(batch),
+              "supervised": lambda: supervised_step(batch), "queue update": update}
   for fn in variants.values():
     fn()
   times = {name: [] for name in variants}
@@ -81,6 +89,8 @@ def main(argv):
   print(f"  supervised single-model step (same B x K frames):  {1e3 * median['supervised']:8.1f} ms")
   print(f"  of which the eq. 8 queue update (on device):       {1e3 * median['queue update']:8.1f} ms")
   print(f"  ratio TSAL / supervised: {median['tsal'] / median['supervised']:.2f}x (target <= 2.5x)")
+  print(f"  TSAL step of an average tail (the teacher's step left out): {1e3 * median['tsal tail']:8.1f} ms, "
+        f"{median['tsal tail'] / median['tsal']:.2f}x the TSAL step")
 
 
 if __name__ == "__main__":

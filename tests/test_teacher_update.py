@@ -275,6 +275,61 @@ def test_average_tail_in_training_under_jax():
   assert result.returncode == 0 and "tail ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
 
 
+def check_teacher_steps_left_out_in_the_tail(partially_labeled=False, check_an_early_switch=False):
+  """--tail_teacher=average drops the teacher's own steps in the tail (above), so the train step leaves them
+  out from TeacherStudent.first_untrained_teacher_step on (callbacks.TeacherSteps). Four steps with the tail
+  from step 2, in one fit with the callback and in one without: every weight of both networks, BatchNorm
+  statistics included, is the same, and the callback did switch (the teacher's last losses are not logged).
+  With `partially_labeled` half the clips are unlabeled and the teacher's detection still guides their
+  tracking in the tail. `check_an_early_switch`: a third fit switches one step early, losing step 1's teacher
+  step, which eq. 8 keeps, and must end elsewhere. Runs under the active Keras backend."""
+  from keras import ops
+  from tsal_tf import callbacks
+  from tsal_tf.data import pydataset, sources
+  from tsal_tf.model.config import NetworkConfig
+  from tsal_tf.objective import ObjectiveConfig
+  from tsal_tf.teacher_student import TeacherStudent
+  config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
+  source = sources.SyntheticClipSource(8, 32, 2)
+  if partially_labeled:
+    source = sources.PartiallyLabeledSource(source, np.arange(8) % 2 == 0)
+  results, last_logs = [], []
+  for first_left_out in ("never", "tail", 1)[:3 if check_an_early_switch else 2]:
+    keras.utils.set_random_seed(0)
+    model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=4, queue_length=2, ema_lambda=0.5,
+                           swa_start=2, tail_teacher="average", partial_labels=partially_labeled)
+    if first_left_out == 1:
+      model.first_untrained_teacher_step = lambda: 1
+    model.compile(keras.optimizers.Adam(1e-2), jit_compile=keras.backend.backend() == "jax")
+    logged = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: last_logs.append(set(logs)))
+    model.fit(pydataset.SourceBatches(source, 4, 4, workers=1), epochs=1, verbose=0, shuffle=False,
+              callbacks=[logged] if first_left_out == "never" else [callbacks.TeacherSteps(), logged])
+    results.append([ops.convert_to_numpy(w.value) for w in model.student.weights + model.teacher.weights])
+  assert "teacher/total" in last_logs[3] and "teacher/total" not in last_logs[7]
+  # The heatmap biases shift whole maps, which the spatial softmax and the soft-argmax ignore: their gradient is
+  # zero up to rounding, which Adam scales to steps of 1e-5 that differ between the two compiled steps (JAX).
+  names = [w.path for w in model.student.weights + model.teacher.weights]
+  learnt = [name != "heatmaps/bias" for name in names]
+  for name, every_step, left_out in zip(names, results[0], results[1]):
+    np.testing.assert_allclose(left_out, every_step, rtol=1e-6, atol=1e-7 if name != "heatmaps/bias" else 1e-3,
+                               err_msg=name)
+  if check_an_early_switch:
+    assert max(float(np.max(np.abs(a - b))) for a, b, keep in zip(results[0], results[2], learnt) if keep) > 1e-4
+
+
+@pytest.mark.parametrize("partially_labeled", [False, True], ids=["labeled", "partially_labeled"])
+def test_the_tail_leaves_out_the_teachers_steps_and_keeps_its_weights(partially_labeled):
+  check_teacher_steps_left_out_in_the_tail(partially_labeled, check_an_early_switch=not partially_labeled)
+
+
+def test_the_tail_leaves_out_the_teachers_steps_under_jax():
+  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
+  code = ("import test_teacher_update as t; t.check_teacher_steps_left_out_in_the_tail(); "
+          "t.check_teacher_steps_left_out_in_the_tail(partially_labeled=True); print('left out ok')")
+  result = runners.run_jax_snippet(code, cwd=os.path.dirname(os.path.abspath(__file__)))
+  assert result.returncode == 0 and "left out ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
+
+
 def test_averaged_single_model_is_the_network_a_user_gets(tmp_path):
   """--average_student: the student alone trains, the teacher (its moving average) is evaluated and loaded;
   the flag without --noasync_learning is refused."""

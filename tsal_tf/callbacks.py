@@ -52,6 +52,18 @@ class StepCallback(keras.callbacks.Callback):
     self.step += 1
 
 
+class TeacherSteps(StepCallback):
+  """Stops training the teacher at the step from which eq. 8 drops its steps (TeacherStudent.train_teacher_at):
+  checked at the start of each fit (a resumed run) and before each step."""
+
+  def on_train_begin(self, logs=None):
+    super().on_train_begin(logs)
+    self.model.train_teacher_at(self.step)
+
+  def on_train_batch_begin(self, batch, logs=None):
+    self.model.train_teacher_at(self.step)
+
+
 class TimeLimit(StepCallback):
   """Stop training after the first step that ends more than `minutes` after this process began training
   (`spent_seconds` earlier: the motion pre-training, which ran before the first fit).

@@ -6,7 +6,9 @@ One step on a batch of clips (Algorithm 1, lines 2-4):
     one Adam step on L^S + L^R over the weights of both networks, then eq. 8 on the teacher:
     theta_R <- lambda theta_R + (1 - lambda) Avg(queue of the last v student weights).
 The two networks share no weight, so d(L^S + L^R)/d theta_S = dL^S/d theta_S and likewise for the teacher, and
-Adam is per parameter: one optimizer over both is exactly two optimizers with the same settings. With
+Adam is per parameter: one optimizer over both is exactly two optimizers with the same settings. Where eq. 8
+drops the teacher's own steps (the average tail of tail_teacher="average"), the step leaves L^R out
+(`train_teacher_at`, switched by callbacks.TeacherSteps): the same weights at about half the cost. With
 asynchronous learning off (`async_learning=False`, Table 3 "single model") only the student trains; with
 `average_student` as well, eq. 8 still runs after every step and the untrained teacher is a moving average of
 the student's weights (v = 1: the exponential moving average of Polyak averaging), the network a user gets.
@@ -93,6 +95,7 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
                                                    average_tail=(async_learning and swa_start is not None
                                                                  and tail_teacher == "average"))
     self.queue_state = list(self.queue.variables)  # tracked: the queue is part of the model's state
+    self.teacher_trains = async_learning  # switched off where eq. 8 drops the teacher's steps (train_teacher_at)
     self.built = True  # both networks are built; fit() must not try to build from a data batch
 
   def call(self, frames, training=False):
@@ -112,8 +115,35 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     return runs.roles_to_evaluate(self.has_teacher, self.teacher, self.student)
 
   def roles(self):
-    """(role, network) pairs that train: the student, and the teacher with asynchronous learning."""
-    return [("student", self.student)] + ([("teacher", self.teacher)] if self.async_learning else [])
+    """(role, network) pairs that train: the student, and the teacher with asynchronous learning until eq. 8
+    starts dropping its steps (`teacher_trains`)."""
+    return [("student", self.student)] + ([("teacher", self.teacher)] if self.teacher_trains else [])
+
+  def forward_roles(self, num_frames):
+    """(role, network) pairs the train step runs on a batch of clips of `num_frames`: the trained `roles`, and
+    the guiding network when only its detection guides some clips' tracking (`tracking_guide`)."""
+    trained = self.roles()
+    guide = self.guiding_role()
+    if self._detection_guides(num_frames) and guide not in dict(trained):
+      return trained + [(guide, self.guiding_network())]
+    return trained
+
+  def first_untrained_teacher_step(self):
+    """The first step from which the teacher's own steps are lost: with an average tail (tail_teacher="average")
+    eq. 8 starts each tail update from the previous update's teacher (teacher_update), so from there on the
+    train step leaves the teacher's loss and its backward pass out, and both networks' weights stay those of a
+    step that computed them. None where every step of the teacher counts."""
+    return self.queue.first_dropping_step() if self.async_learning else None
+
+  def train_teacher_at(self, step):
+    """Set `teacher_trains` for the steps from `step` (the steps taken) on; a change rebuilds the compiled train
+    function (once per run: a TSAL step then costs about half as much)."""
+    first = self.first_untrained_teacher_step()
+    trains = self.async_learning and (first is None or step < first)
+    if trains != self.teacher_trains:
+      self.teacher_trains = trains
+      if self.train_function is not None:
+        self.make_train_function(force=True)
 
   def checkpoint_groups(self):
     """Everything an exact resume needs, as {group: [variables]} (tsal_tf.checkpoints)."""
@@ -162,9 +192,9 @@ class TeacherStudent(prebuilt_model.PrebuiltModel):
     outputs: {role: outputs of that network on the batch}. None for single frames (nothing is tracked) and
     without partial labels (the guide is the labels).
     """
-    heatmaps = outputs[self.guiding_role()]["heatmaps"]
-    if not self._detection_guides(heatmaps.shape[1]):
+    if not self._detection_guides(outputs["student"]["heatmaps"].shape[1]):
       return None
+    heatmaps = outputs[self.guiding_role()]["heatmaps"]
     decoder = self.net_config.heatmap_decoder
     if view_heatmaps is None:
       detected, _ = decoders.decode_lhr(heatmaps[:, 0], decoder)

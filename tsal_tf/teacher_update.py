@@ -106,6 +106,12 @@ class StudentWeightQueue:
   def variables(self):
     return self.slots + self.sums + self.previous + [self.position, self.count]
 
+  def first_dropping_step(self):
+    """The first step (counted as the steps taken before it) whose update drops a trained teacher's own step:
+    with an average tail, every step t + 1 > swa_start once the queue holds an update (`_update_starts`), so
+    from max(swa_start, 1) on in a run whose queue started empty at step 0. None without an average tail."""
+    return max(self.swa_start, 1) if self.previous else None
+
   def update(self, step=None):
     """Push the student's current weights and apply eq. 8 to the teacher (`step`: the steps taken, this one
     included; needed with swa_start or warmup)."""

@@ -158,7 +158,8 @@ def run():
   time_limit = callbacks.TimeLimit(FLAGS.max_train_minutes or float("inf"), pretraining_seconds)
   checkpointer = callbacks.Checkpointer(manager, FLAGS.checkpoint_every)
   signal_stop = callbacks.SignalStop(checkpointer)
-  callback_list = [callbacks.NaNGuard(), clock, time_limit, checkpointer, signal_stop, validation]
+  callback_list = [callbacks.TeacherSteps(), callbacks.NaNGuard(), clock, time_limit, checkpointer, signal_stop,
+                   validation]
   if FLAGS.verbose:
     callback_list.append(callbacks.Progress(total, steps_per_epoch, step_lines=FLAGS.verbose == 1))
   if callbacks.tensorflow_available():  # TensorBoard's writer; the GPU machine's JAX has no TensorFlow

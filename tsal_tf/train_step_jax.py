@@ -42,7 +42,7 @@ def train_step(model, state, batch):
 
   def total_loss(trainable_values):
     total, logs, updates, outputs = 0.0, {}, {}, {}
-    for role, net in model.roles():
+    for role, net in model.forward_roles(frames.shape[1]):
       outputs[role], net_non_trainable = net.stateless_call(
           _values_of(trainable_values, model.trainable_variables, net.trainable_variables),
           _values_of(non_trainable, model.non_trainable_variables, net.non_trainable_variables), frames,

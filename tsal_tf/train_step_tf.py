@@ -23,7 +23,8 @@ def train_step(model, batch):
   views = model.guide_views(frames)
   view_heatmaps = None if views is None else model.guiding_network().landmark_net(views, training=False)["heatmaps"]
   with tf.GradientTape() as tape:
-    outputs = {role: net(frames, training=True, backward_flows=model.backward_flows) for role, net in model.roles()}
+    outputs = {role: net(frames, training=True, backward_flows=model.backward_flows)
+               for role, net in model.forward_roles(frames.shape[1])}
     guide = model.tracking_guide(outputs, labels, labeled, view_heatmaps)
     for role, net in model.roles():
       terms = model.role_terms(role, net, outputs[role], frames, labels, weights, guide, omega)
