@@ -323,9 +323,11 @@ def test_the_tail_leaves_out_the_teachers_steps_and_keeps_its_weights(partially_
 
 
 def test_the_tail_leaves_out_the_teachers_steps_under_jax():
+  """The partially labeled case (a forward-only teacher in the tail); the labeled case differs only in
+  TeacherStudent.forward_roles, which the TensorFlow test covers."""
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  code = ("import test_teacher_update as t; t.check_teacher_steps_left_out_in_the_tail(); "
-          "t.check_teacher_steps_left_out_in_the_tail(partially_labeled=True); print('left out ok')")
+  code = ("import test_teacher_update as t; t.check_teacher_steps_left_out_in_the_tail(partially_labeled=True); "
+          "print('left out ok')")
   result = runners.run_jax_snippet(code, cwd=os.path.dirname(os.path.abspath(__file__)))
   assert result.returncode == 0 and "left out ok" in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
 
