@@ -1,7 +1,11 @@
 """Shared test set-up: 2 logical CPU devices (for MirroredStrategy tests), the real data in ../shared/data, and
-one smoke training run per backend that the end-to-end tests share (each costs a process start and a trace)."""
+one smoke training run per backend that the end-to-end tests share (each costs a process start and a trace),
+trained once for all pytest-xdist workers."""
 
+import fcntl
+import json
 import os
+import subprocess
 
 import pytest
 
@@ -58,17 +62,38 @@ def _finished(run_dir, result):
   return run_dir, result
 
 
+def _run_once(tmp_path_factory, worker_id, name, train):
+  """(run directory, CompletedProcess) of `train(run_dir)`, trained once per test session. Under pytest-xdist
+  the workers' base temporary folders share this session's parent folder: the first worker to ask trains there
+  while holding a lock, the others wait for it and read its result (a failed run fails each of them)."""
+  if worker_id == "master":  # no xdist workers
+    run_dir = tmp_path_factory.mktemp(name) / "run"
+    return _finished(run_dir, train(run_dir))
+  folder = tmp_path_factory.getbasetemp().parent / name
+  folder.mkdir(exist_ok=True)
+  with open(folder / "lock", "w", encoding="utf-8") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    record = folder / "result.json"
+    if not record.is_file():
+      result = train(folder / "run")
+      record.write_text(json.dumps({"args": result.args, "returncode": result.returncode, "stdout": result.stdout,
+                                    "stderr": result.stderr}))
+    result = subprocess.CompletedProcess(**json.loads(record.read_text()))
+  return _finished(folder / "run", result)
+
+
 @pytest.fixture(scope="session")
-def smoke_run_tensorflow(tmp_path_factory):
+def smoke_run_tensorflow(tmp_path_factory, worker_id):
   """(run directory, CompletedProcess) of configs/smoke.flags (2 epochs x 3 steps) with 2 data workers under
   TensorFlow. Read-only: a test that writes to a run copies it first."""
-  run_dir = tmp_path_factory.mktemp("smoke_tensorflow") / "run"
-  return _finished(run_dir, runners.train(run_dir, "--workers=2"))
+  return _run_once(tmp_path_factory, worker_id, "smoke_tensorflow",
+                   lambda run_dir: runners.train(run_dir, *runners.SMOKE_RUN_FLAGS["tensorflow"]))
 
 
 @pytest.fixture(scope="session")
-def smoke_run_jax(tmp_path_factory):
-  """The same run under KERAS_BACKEND=jax with TensorFlow hidden, as on the GPU machine (read-only)."""
+def smoke_run_jax(tmp_path_factory, worker_id):
+  """The same run under KERAS_BACKEND=jax with TensorFlow hidden, as on the GPU machine, after 4 steps of motion
+  pre-training (read-only)."""
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  run_dir = tmp_path_factory.mktemp("smoke_jax") / "run"
-  return _finished(run_dir, runners.train_without_tensorflow(run_dir, "--workers=2"))
+  return _run_once(tmp_path_factory, worker_id, "smoke_jax",
+                   lambda run_dir: runners.train_without_tensorflow(run_dir, *runners.SMOKE_RUN_FLAGS["jax"]))

@@ -8,6 +8,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = os.path.join(ROOT, "configs", "smoke.flags")
+# The flags of conftest's shared smoke run per backend, added to configs/smoke.flags: 2 data workers, and under
+# JAX 4 steps of motion pre-training first (test_motion_pretrain reads its log).
+SMOKE_RUN_FLAGS = {"tensorflow": ("--workers=2",), "jax": ("--workers=2", "--motion_pretrain_steps=4")}
 
 
 def train(run_dir, *extra, wait=True, backend="tensorflow"):

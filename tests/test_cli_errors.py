@@ -4,8 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from runners import ROOT
 MISSING = "/nonexistent/tsal"
 
@@ -23,29 +21,20 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def cli_results(tmp_path_factory):
-  """{case: CompletedProcess} of every case, started together: each is mostly a TensorFlow import, which the
-  cores overlap."""
+def test_missing_path_is_one_line_naming_it(tmp_path):
+  """Every case in one test, its CLIs started together: each is mostly a TensorFlow import, which the cores
+  overlap (and which pytest-xdist's workers would repeat if the cases were split between them)."""
   env = dict(os.environ)
   env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the CLIs must be quiet by themselves
-  processes = {case: subprocess.Popen([sys.executable, "-m", *command], cwd=tmp_path_factory.mktemp("cli"), env=env,
+  processes = {case: subprocess.Popen([sys.executable, "-m", *command], cwd=tmp_path, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for case, command in CASES.items()}
-  results = {}
   for case, process in processes.items():
     stdout, stderr = process.communicate(timeout=300)
-    results[case] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-  return results
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_missing_path_is_one_line_naming_it(case, cli_results):
-  result = cli_results[case]
-  assert result.returncode == 2, result.stdout + result.stderr
-  lines = [line for line in result.stderr.splitlines() if line.strip()]
-  assert "Traceback" not in result.stderr and len(lines) == 1, result.stderr
-  assert lines[0].startswith("error: ") and MISSING in lines[0], lines[0]
+    assert process.returncode == 2, (case, stdout + stderr)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert "Traceback" not in stderr and len(lines) == 1, (case, stderr)
+    assert lines[0].startswith("error: ") and MISSING in lines[0], (case, lines[0])
 
 
 def test_unknown_flag_in_a_flagfile_is_refused(tmp_path):

@@ -21,8 +21,11 @@ def _one_step(devices, initial, source, partial_labels, guide_flip_test):
     for variable, value in zip(model.student.weights + model.teacher.weights, initial):
       variable.assign(value)
     # Adam's epsilon is raised from 1e-7: its first step lr * g / (|g| + eps) turns float-rounding differences
-    # of near-zero gradients (summation order across replicas) into 1e-5 weight differences.
-    model.compile(keras.optimizers.Adam(1e-2, epsilon=1e-3))
+    # of near-zero gradients (summation order across replicas) into 1e-5 weight differences. Eagerly: the
+    # strategy runs each replica in a thread of its own with the same cross-replica reductions (synchronized
+    # BatchNorm included) as a traced step, without a trace per model (test_train's MirroredStrategy smoke run
+    # traces train.py's step).
+    model.compile(keras.optimizers.Adam(1e-2, epsilon=1e-3), run_eagerly=True)
   dataset = pipelines.make_dataset(source, batch_size=4, shuffle=False)
   model.fit(dataset.take(1), epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
   return [w.numpy() for w in model.student.weights + model.teacher.weights]

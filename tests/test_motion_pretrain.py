@@ -1,6 +1,8 @@
 """tsal_tf.motion_pretrain: the MFE trained alone on l_E learns a known motion; nothing else moves; train runs it
 once, on new runs only."""
 
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -91,8 +93,11 @@ def test_train_pretrains_the_motion_field_of_a_new_run_only(tmp_path):
   resumed = runners.train(tmp_path / "next", "--epochs=2", "--motion_pretrain_steps=4", "--resume")
   assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
   assert "resumed from" in resumed.stdout and "motion pre-training" not in resumed.stdout
-  single = runners.train(tmp_path / "single", "--clip_length=1", "--motion_pretrain_steps=4")
-  assert single.returncode != 0 and "--motion_pretrain_steps needs clips" in single.stderr
+  # Single frames are refused when the flags are parsed (train's flag definitions, without a training process).
+  code = ("from absl import flags; from tsal_tf import flag_defs; "
+          "flags.FLAGS(['train', '--clip_length=1', '--motion_pretrain_steps=4'])")
+  single = subprocess.run([sys.executable, "-c", code], cwd=runners.ROOT, capture_output=True, text=True, timeout=300)
+  assert single.returncode != 0 and "--motion_pretrain_steps needs clips" in single.stderr, single.stderr
 
 
 def test_the_pretraining_time_counts_as_training_time(tmp_path):
@@ -105,8 +110,6 @@ def test_the_pretraining_time_counts_as_training_time(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_pretrains_the_motion_field_under_jax_without_tensorflow(tmp_path):
-  pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  run = runners.train_without_tensorflow(tmp_path / "run", "--epochs=1", "--motion_pretrain_steps=4")
-  assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+def test_train_pretrains_the_motion_field_under_jax_without_tensorflow(smoke_run_jax):
+  _, run = smoke_run_jax  # trained with --motion_pretrain_steps=4 (runners.SMOKE_RUN_FLAGS)
   assert "motion pre-training: step 4," in run.stdout and "Keras backend jax" in run.stdout

@@ -157,13 +157,22 @@ def test_queue_update_under_mirrored_strategy():
       np.testing.assert_allclose(np.asarray(replica_value), 0.875, rtol=1e-6)
 
 
-def check_eq8_in_one_fit_step(average_student=False):
+def compile_for_a_few_steps(model, graph=False):
+  """Adam(1e-2) on `model` for fits of a few steps. Under JAX jitted, as train.py compiles it (with a constant
+  learning rate, which the JAX step logs from a variable). Under TensorFlow eager unless `graph`: the same
+  train step's ops without the ~20-second trace of each new model (train.py's graph, TeacherSteps' rebuild
+  included, runs in test_train's smoke runs and in the eq. 8 test below)."""
+  jax = keras.backend.backend() == "jax"
+  model.compile(keras.optimizers.Adam(1e-2), jit_compile=jax, run_eagerly=not (jax or graph))
+
+
+def check_eq8_in_one_fit_step(average_student=False, graph=False):
   """One fit step with lambda = 1 (eq. 8 leaves the teacher as its own step made it) and with lambda = 0.9,
   from the same start on the same batch: teacher_0.9 = 0.9 * teacher_1 + 0.1 * student (the queue holds one
   snapshot after one step), for every teacher weight, BatchNorm statistics included. Fails if eq. 8 were
   skipped, or applied to the trainable weights only. With `average_student` the single model trains alone and
-  the teacher does not train and is the warmed-up average of its start and the student. Runs under the active
-  Keras backend."""
+  the teacher does not train: after one fit step with lambda = 0.9 it is the warmed-up average of its start and
+  the student. Runs under the active Keras backend; `graph`: TensorFlow's step traced as train.py traces it."""
   from keras import ops
   from tsal_tf.data import pydataset, sources
   from tsal_tf.model.config import NetworkConfig
@@ -172,7 +181,7 @@ def check_eq8_in_one_fit_step(average_student=False):
   config = NetworkConfig(input_size=32, widths=(8, 16), head_width=8, flow_widths=(8, 16), flow_scales=2)
   keras.utils.set_random_seed(0)
   initial, results = None, {}
-  for ema_lambda in (1.0, 0.9):
+  for ema_lambda in (0.9,) if average_student else (1.0, 0.9):
     # Every synthetic clip is labeled: partial_labels=False, as train.py passes for such data.
     model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, async_learning=not average_student,
                            average_student=average_student, queue_length=4, ema_lambda=ema_lambda,
@@ -182,25 +191,23 @@ def check_eq8_in_one_fit_step(average_student=False):
                  + [1.5 * ops.convert_to_numpy(w.value) for w in model.teacher.weights])
     for variable, value in zip(model.student.weights + model.teacher.weights, initial):
       variable.assign(value)
-    # Compiled as train.py compiles it: jitted under JAX (with a constant learning rate, which the JAX step
-    # logs from a variable), graph mode under TensorFlow.
-    model.compile(keras.optimizers.Adam(1e-2), jit_compile=keras.backend.backend() == "jax")
+    compile_for_a_few_steps(model, graph)
     batches = pydataset.SourceBatches(sources.SyntheticClipSource(4, 32, 3), 4, 1, workers=1)
     model.fit(batches, epochs=1, verbose=0, shuffle=False)
     results[ema_lambda] = [[ops.convert_to_numpy(w.value) for w in net.weights] for net in (model.student, model.teacher)]
-  (student_alone, teacher_alone), (student, teacher) = results[1.0], results[0.9]
   names = [w.path for w in model.teacher.weights]
   assert any("moving_mean" in n for n in names)
+  if average_student:
+    # The untrained teacher's lambda warms up: step 1 blends with lambda_1 = min(0.9, 2 / 11) = 2 / 11, so the
+    # teacher is 2/11 of its start and 9/11 of the student.
+    student, teacher = results[0.9]
+    for name, s, got, start in zip(names, student, teacher, initial[len(student):]):
+      np.testing.assert_allclose(got, 2 / 11 * start + 9 / 11 * s, atol=1e-5, err_msg=name)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(teacher, initial[len(student):])) > 1e-2
+    return
+  (student_alone, teacher_alone), (student, teacher) = results[1.0], results[0.9]
   for name, s, s2 in zip(names, student_alone, student):
     np.testing.assert_allclose(s2, s, atol=1e-6, err_msg=name)  # eq. 8 never touches the student
-  if average_student:
-    # The untrained teacher's lambda warms up: step 1 blends with lambda_1 = min(lambda, 2 / 11) = 2 / 11 for
-    # both lambdas, so both runs' teachers are 2/11 of the start and 9/11 of the student.
-    for name, s, alone, got, start in zip(names, student, teacher_alone, teacher, initial[len(student):]):
-      np.testing.assert_allclose(alone, 2 / 11 * start + 9 / 11 * s, atol=1e-5, err_msg=name)
-      np.testing.assert_allclose(got, 2 / 11 * start + 9 / 11 * s, atol=1e-5, err_msg=name)
-    assert max(float(np.max(np.abs(a - b))) for a, b in zip(teacher_alone, initial[len(student):])) > 1e-2
-    return
   for name, s, alone, got in zip(names, student, teacher_alone, teacher):
     np.testing.assert_allclose(got, 0.9 * alone + 0.1 * s, atol=1e-5, err_msg=name)
   assert max(float(np.max(np.abs(a - b))) for a, b in zip(teacher_alone, teacher)) > 1e-2
@@ -208,7 +215,7 @@ def check_eq8_in_one_fit_step(average_student=False):
 
 @pytest.mark.parametrize("average_student", [False, True], ids=["async_learning", "average_student"])
 def test_training_applies_eq8_to_every_teacher_weight_batchnorm_statistics_included(average_student):
-  check_eq8_in_one_fit_step(average_student)
+  check_eq8_in_one_fit_step(average_student, graph=not average_student)  # TSAL's step as train.py traces it
 
 
 def test_training_applies_eq8_under_jax():
@@ -234,7 +241,7 @@ def check_average_tail_in_two_fit_steps(tail_teacher="average"):
   keras.utils.set_random_seed(0)
   model = TeacherStudent(config, ObjectiveConfig(), steps_per_epoch=1, queue_length=2, ema_lambda=0.5, swa_start=1,
                          tail_teacher=tail_teacher, partial_labels=False)
-  model.compile(keras.optimizers.Adam(1e-2), jit_compile=keras.backend.backend() == "jax")
+  compile_for_a_few_steps(model)
   batches = pydataset.SourceBatches(sources.SyntheticClipSource(4, 32, 3), 4, 1, workers=1)
   snapshots = []
   for _ in range(2):
@@ -300,7 +307,7 @@ def check_teacher_steps_left_out_in_the_tail(partially_labeled=False, check_an_e
                            swa_start=2, tail_teacher="average", partial_labels=partially_labeled)
     if first_left_out == 1:
       model.first_untrained_teacher_step = lambda: 1
-    model.compile(keras.optimizers.Adam(1e-2), jit_compile=keras.backend.backend() == "jax")
+    compile_for_a_few_steps(model)
     logged = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: last_logs.append(set(logs)))
     model.fit(pydataset.SourceBatches(source, 4, 4, workers=1), epochs=1, verbose=0, shuffle=False,
               callbacks=[logged] if first_left_out == "never" else [callbacks.TeacherSteps(), logged])

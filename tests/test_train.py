@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from runners import train
+from runners import SMOKE_RUN_FLAGS, train
 
 pytestmark = pytest.mark.slow
 
@@ -59,8 +59,9 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
   reference, _ = request.getfixturevalue(f"smoke_run_{backend}")
   interrupted = tmp_path / "interrupted"
   # Killed in the second epoch (3 steps each), after the first one's validation was recorded.
-  _kill_at_checkpoint(train(interrupted, "--workers=2", wait=False, backend=backend), interrupted, 4)
-  result = train(interrupted, "--workers=2", "--resume", backend=backend)
+  flags = SMOKE_RUN_FLAGS[backend]  # the reference's
+  _kill_at_checkpoint(train(interrupted, *flags, wait=False, backend=backend), interrupted, 4)
+  result = train(interrupted, *flags, "--resume", backend=backend)
   assert result.returncode == 0, result.stdout + result.stderr
   assert "resumed from" in result.stdout and "at step 4" in result.stdout
   expected, got = _final_weights(reference), _final_weights(interrupted)

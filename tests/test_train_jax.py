@@ -1,11 +1,12 @@
-"""The one driver under KERAS_BACKEND=jax: training, the time cap, loading under TensorFlow (the exact resume
-after a kill is tests/test_train.py::test_kill_and_resume_continues_exactly[jax])."""
+"""The one driver under KERAS_BACKEND=jax: training, the time cap, loading and evaluating under either backend
+(the exact resume after a kill is tests/test_train.py::test_kill_and_resume_continues_exactly[jax])."""
 
 import json
 
 import numpy as np
 import pytest
 
+import runners
 from runners import train
 
 pytestmark = pytest.mark.slow
@@ -59,3 +60,28 @@ def test_worker_processes_train_on_the_same_batches_as_worker_threads(tmp_path):
 def test_jax_training_runs_where_tensorflow_is_not_installed(smoke_run_jax):
   run_dir, _ = smoke_run_jax  # trained by train_without_tensorflow
   assert json.loads((run_dir / "final_validation.json").read_text())["step"] == 6
+
+
+EVALUATE = """
+import json, sys
+from tsal_tf import evaluation
+report, _ = evaluation.evaluate_run(sys.argv[1], sys.argv[2].split(","), limit=8)
+results = report["results"]
+print(json.dumps({role: {source: results[role][source]["nme"] for source in ("p_M", "p_C", "fused", "tracking")}
+                  for role in ("teacher", "student")}))
+"""
+
+
+def test_a_jax_run_evaluates_alike_under_jax_and_tensorflow(smoke_run_jax, common_set_sample):
+  """evaluation.evaluate_run (the benchmarks' and ablate's evaluation) under KERAS_BACKEND=jax, as on the GPU
+  machine, gives both roles' NMEs that TensorFlow gives for the same run and faces."""
+  run_dir, _ = smoke_run_jax
+  result = runners.run_jax_snippet(EVALUATE.replace("sys.argv[1]", repr(str(run_dir)))
+                                   .replace("sys.argv[2]", repr(common_set_sample)))
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  under_jax = json.loads(result.stdout.strip().splitlines()[-1])
+  from tsal_tf.evaluation import evaluate_run
+  results = evaluate_run(str(run_dir), common_set_sample.split(","), limit=8)[0]["results"]
+  for role, nmes in under_jax.items():
+    for source, nme in nmes.items():
+      assert nme == pytest.approx(results[role][source]["nme"], rel=1e-3, abs=1e-5), (role, source)
