@@ -161,7 +161,7 @@ def compile_for_a_few_steps(model, graph=False):
   """Adam(1e-2) on `model` for fits of a few steps. Under JAX jitted, as train.py compiles it (with a constant
   learning rate, which the JAX step logs from a variable). Under TensorFlow eager unless `graph`: the same
   train step's ops without the ~20-second trace of each new model (train.py's graph, TeacherSteps' rebuild
-  included, runs in test_train's smoke runs and in the eq. 8 test below)."""
+  included, runs in test_train's smoke runs and in the eq. 8 test)."""
   jax = keras.backend.backend() == "jax"
   model.compile(keras.optimizers.Adam(1e-2), jit_compile=jax, run_eagerly=not (jax or graph))
 

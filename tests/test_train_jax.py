@@ -6,8 +6,7 @@ import json
 import numpy as np
 import pytest
 
-import runners
-from runners import train
+from runners import run_jax_snippet, train
 
 pytestmark = pytest.mark.slow
 jax = pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
@@ -63,10 +62,9 @@ def test_jax_training_runs_where_tensorflow_is_not_installed(smoke_run_jax):
 
 
 EVALUATE = """
-import json, sys
+import json
 from tsal_tf import evaluation
-report, _ = evaluation.evaluate_run(sys.argv[1], sys.argv[2].split(","), limit=8)
-results = report["results"]
+results = evaluation.evaluate_run(RUN_DIR, FOLDERS, limit=8)[0]["results"]
 print(json.dumps({role: {source: results[role][source]["nme"] for source in ("p_M", "p_C", "fused", "tracking")}
                   for role in ("teacher", "student")}))
 """
@@ -75,13 +73,12 @@ print(json.dumps({role: {source: results[role][source]["nme"] for source in ("p_
 def test_a_jax_run_evaluates_alike_under_jax_and_tensorflow(smoke_run_jax, common_set_sample):
   """evaluation.evaluate_run (the benchmarks' and ablate's evaluation) under KERAS_BACKEND=jax, as on the GPU
   machine, gives both roles' NMEs that TensorFlow gives for the same run and faces."""
-  run_dir, _ = smoke_run_jax
-  result = runners.run_jax_snippet(EVALUATE.replace("sys.argv[1]", repr(str(run_dir)))
-                                   .replace("sys.argv[2]", repr(common_set_sample)))
+  run_dir, folders = str(smoke_run_jax[0]), common_set_sample.split(",")
+  result = run_jax_snippet(f"RUN_DIR, FOLDERS = {run_dir!r}, {folders!r}" + EVALUATE)
   assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
   under_jax = json.loads(result.stdout.strip().splitlines()[-1])
   from tsal_tf.evaluation import evaluate_run
-  results = evaluate_run(str(run_dir), common_set_sample.split(","), limit=8)[0]["results"]
+  results = evaluate_run(run_dir, folders, limit=8)[0]["results"]
   for role, nmes in under_jax.items():
     for source, nme in nmes.items():
       assert nme == pytest.approx(results[role][source]["nme"], rel=1e-3, abs=1e-5), (role, source)
