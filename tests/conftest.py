@@ -62,11 +62,12 @@ def _finished(run_dir, result):
   return run_dir, result
 
 
-def _run_once(tmp_path_factory, worker_id, name, train):
+def _run_once(tmp_path_factory, name, train):
   """(run directory, CompletedProcess) of `train(run_dir)`, trained once per test session. Under pytest-xdist
   the workers' base temporary folders share this session's parent folder: the first worker to ask trains there
-  while holding a lock, the others wait for it and read its result (a failed run fails each of them)."""
-  if worker_id == "master":  # no xdist workers
+  while holding a lock, the others wait for it and read its result (a failed run, or one that raised, such as a
+  timeout, fails each of them at once)."""
+  if "PYTEST_XDIST_WORKER" not in os.environ:  # one process
     run_dir = tmp_path_factory.mktemp(name) / "run"
     return _finished(run_dir, train(run_dir))
   folder = tmp_path_factory.getbasetemp().parent / name
@@ -75,7 +76,10 @@ def _run_once(tmp_path_factory, worker_id, name, train):
     fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
     record = folder / "result.json"
     if not record.is_file():
-      result = train(folder / "run")
+      try:
+        result = train(folder / "run")
+      except Exception as error:  # a timeout, say: recorded, so that every worker fails at once
+        result = subprocess.CompletedProcess(name, -1, "", f"{type(error).__name__}: {error}")
       record.write_text(json.dumps({"args": result.args, "returncode": result.returncode, "stdout": result.stdout,
                                     "stderr": result.stderr}))
     result = subprocess.CompletedProcess(**json.loads(record.read_text()))
@@ -83,17 +87,17 @@ def _run_once(tmp_path_factory, worker_id, name, train):
 
 
 @pytest.fixture(scope="session")
-def smoke_run_tensorflow(tmp_path_factory, worker_id):
+def smoke_run_tensorflow(tmp_path_factory):
   """(run directory, CompletedProcess) of configs/smoke.flags (2 epochs x 3 steps) with 2 data workers under
   TensorFlow. Read-only: a test that writes to a run copies it first."""
-  return _run_once(tmp_path_factory, worker_id, "smoke_tensorflow",
+  return _run_once(tmp_path_factory, "smoke_tensorflow",
                    lambda run_dir: runners.train(run_dir, *runners.SMOKE_RUN_FLAGS["tensorflow"]))
 
 
 @pytest.fixture(scope="session")
-def smoke_run_jax(tmp_path_factory, worker_id):
+def smoke_run_jax(tmp_path_factory):
   """The same run under KERAS_BACKEND=jax with TensorFlow hidden, as on the GPU machine, after 4 steps of motion
   pre-training (read-only)."""
   pytest.importorskip("jax", reason="JAX is installed by the test extra (bash tools/setup.sh --test)")
-  return _run_once(tmp_path_factory, worker_id, "smoke_jax",
+  return _run_once(tmp_path_factory, "smoke_jax",
                    lambda run_dir: runners.train_without_tensorflow(run_dir, *runners.SMOKE_RUN_FLAGS["jax"]))

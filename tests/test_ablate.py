@@ -1,6 +1,7 @@
-"""The ablation driver end to end at the smoke budget (two rows): train, evaluate, HParams, report, skip. Its rows
-are `tsal_tf.train` processes under the driver's Keras backend; the JAX side of each part has its own test
-(training: test_train_jax, test_train's kill-and-resume; a run's evaluation: test_train_jax)."""
+"""The ablation driver end to end at the smoke budget (two rows): train, evaluate, HParams, report, skip. Rows
+are `tsal_tf.train` processes that inherit the driver's environment, KERAS_BACKEND included; no row runs under
+JAX here: training under JAX with TensorBoard summaries is test_train's kill-and-resume[jax] and test_train_jax,
+a JAX run's evaluation is test_train_jax::test_a_jax_run_evaluates_alike_under_jax_and_tensorflow."""
 
 import os
 import subprocess

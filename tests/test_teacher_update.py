@@ -289,7 +289,9 @@ def check_teacher_steps_left_out_in_the_tail(partially_labeled=False, check_an_e
   statistics included, is the same, and the callback did switch (the teacher's last losses are not logged).
   With `partially_labeled` half the clips are unlabeled and the teacher's detection still guides their
   tracking in the tail. `check_an_early_switch`: a third fit switches one step early, losing step 1's teacher
-  step, which eq. 8 keeps, and must end elsewhere. Runs under the active Keras backend."""
+  step, which eq. 8 keeps, and must end elsewhere. Runs under the active Keras backend (eager under TensorFlow,
+  where the step reads `teacher_trains` on every call: the rebuild of a traced step is test_train's
+  MirroredStrategy smoke run and the jitted JAX case)."""
   from keras import ops
   from tsal_tf import callbacks
   from tsal_tf.data import pydataset, sources
