@@ -85,14 +85,12 @@ def test_train_pretrains_the_motion_field_of_a_new_run_only(tmp_path):
   heads = [name for name in saved["student"] if name.startswith("flow") and name.endswith("kernel")]
   assert len(heads) == 2 and all(np.any(saved["student"][n] != 0) for n in heads)
   assert all(np.array_equal(saved["student"][n], saved["teacher"][n]) for n in heads)
-  # A run started from it pre-trains again (a new run) and trains in the same process; resumed, it does not.
-  started = runners.train(tmp_path / "next", f"--init_from={tmp_path / 'run'}", "--epochs=1",
+  # A run started from it pre-trains again: it is a new run (a resumed run does not: test_train's kill-and-resume
+  # test under JAX, whose smoke run pre-trains; train.py decides it alike under both backends).
+  started = runners.train(tmp_path / "next", f"--init_from={tmp_path / 'run'}", "--epochs=0",
                           "--motion_pretrain_steps=4")
   assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
   assert "initialised from" in started.stdout and "motion pre-training: step 4," in started.stdout
-  resumed = runners.train(tmp_path / "next", "--epochs=2", "--motion_pretrain_steps=4", "--resume")
-  assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
-  assert "resumed from" in resumed.stdout and "motion pre-training" not in resumed.stdout
   # Single frames are refused when the flags are parsed (train's flag definitions, without a training process).
   code = ("from absl import flags; from tsal_tf import flag_defs; "
           "flags.FLAGS(['train', '--clip_length=1', '--motion_pretrain_steps=4'])")

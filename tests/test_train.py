@@ -64,6 +64,7 @@ def test_kill_and_resume_continues_exactly(tmp_path, backend, request):
   result = train(interrupted, *flags, "--resume", backend=backend)
   assert result.returncode == 0, result.stdout + result.stderr
   assert "resumed from" in result.stdout and "at step 4" in result.stdout
+  assert "motion pre-training" not in result.stdout  # the JAX run pre-trains when new, not when resumed
   expected, got = _final_weights(reference), _final_weights(interrupted)
   assert expected.keys() == got.keys()
   for name in expected:
