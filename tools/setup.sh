@@ -18,7 +18,7 @@ want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
 # The test install is a superset of the runtime one.
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] && [ "$(cat "$venv/.tsal_tf-installed-test" 2>/dev/null)" != "$want" -o -n "$extras" ]; then
   echo "[setup] installing tsal_tf$extras and its pinned dependencies"
-  # uv installs the same pinned set about five times faster than pip (it downloads and unpacks in parallel);
+  # uv installs the same pinned set several times faster than pip (it downloads and unpacks in parallel);
   # pip is the fallback where uv cannot be installed or cannot reach an index (uv does not read pip's config).
   if ! { "$venv/bin/pip" install --quiet --disable-pip-version-check uv >/dev/null 2>&1 &&
          "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -e ".$extras"; }; then
