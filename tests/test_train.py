@@ -119,9 +119,11 @@ def test_partially_labeled_fine_tuning_starts_from_the_trained_network(tmp_path,
   assert f"at step 0: {trained_nme}%" not in base.stdout  # the base run's steps changed its NME
   assert not (base_dir / "labeled.txt").exists()  # every face labeled: nothing to list
   result = train(tmp_path / "run", f"--init_from={base_dir}", "--label_fraction=0.25", "--label_seed=1",
-                 "--seed=7", "--epochs=1", "--steps_per_epoch=2", "--guide_flip_test")
+                 "--seed=7", "--epochs=1", "--steps_per_epoch=2", "--guide_flip_test", "--motion_pretrain_steps=4")
   assert result.returncode == 0, result.stdout + result.stderr
   assert "training 32 examples (8 labeled)" in result.stdout and "initialised from" in result.stdout
+  # A new run pre-trains its motion field, though started from a trained run, then trains in the same process.
+  assert "motion pre-training: step 4," in result.stdout
   assert f"at step 0: {trained_nme}%" in result.stdout  # it starts where the base run ended
   from tsal_tf.data import sources
   expected = [f"clip {i}" for i in np.flatnonzero(sources.choose_labeled(32, 0.25, seed=1))]
